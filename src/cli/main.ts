@@ -1,0 +1,55 @@
+import { Command, CommanderError, Option } from 'commander';
+import { UserError, oneLine } from '../util/errors.ts';
+import { OUTPUT_FORMATS } from './output.ts';
+
+/**
+ * Every command, one file each under src/cli, loaded only when it runs (startup stays fast).
+ * A command module exports `define(cmd: Command): void` that adds its options and action.
+ */
+const COMMANDS: ReadonlyArray<{ name: string; summary: string; load: () => Promise<{ define: (cmd: Command) => void }> }> = [
+  { name: 'ingest', summary: 'ingest flow log files, folders or stdin into the store', load: () => import('./ingest.ts') },
+  { name: 'sql', summary: 'run read-only SQL over the store', load: () => import('./sql.ts') },
+  { name: 'demo', summary: 'generate a sample, ingest it and show what flowlens answers', load: () => import('./demo.ts') },
+];
+
+/** Options every command takes. */
+export function addCommonOptions(cmd: Command, opts: { format?: boolean } = {}): Command {
+  cmd.addOption(new Option('--db <path>', 'the store (a folder)').env('FLOWLENS_DB').default('./flowlens.duckdb'));
+  cmd.option('--debug', 'show stack traces');
+  if (opts.format !== false) {
+    cmd.addOption(new Option('--format <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'));
+  }
+  return cmd;
+}
+
+/** Runs the command line; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('flowlens')
+    .description('VPC Flow Logs end to end: emulate, ingest, store, query, detect, explain')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  const wanted = argv[2];
+  for (const c of COMMANDS) {
+    const cmd = program.command(c.name).description(c.summary);
+    // Only the command being run (or all of them, for help) pays for its imports.
+    if (c.name === wanted || wanted === undefined || wanted === 'help' || wanted.startsWith('-')) {
+      (await c.load()).define(cmd);
+    }
+  }
+  const debug = argv.includes('--debug');
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof UserError) {
+      process.stderr.write(`flowlens: ${oneLine(err)}\n`);
+      if (debug) process.stderr.write(`${err.stack}\n`);
+      return 2;
+    }
+    process.stderr.write(`flowlens: ${oneLine(err)}\n`);
+    if (debug) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
+    else process.stderr.write('(run again with --debug for details)\n');
+    return 1;
+  }
+}
