@@ -9,6 +9,8 @@ import { OUTPUT_FORMATS } from './output.ts';
 const COMMANDS: ReadonlyArray<{ name: string; summary: string; load: () => Promise<{ define: (cmd: Command) => void }> }> = [
   { name: 'ingest', summary: 'ingest flow log files, folders or stdin into the store', load: () => import('./ingest.ts') },
   { name: 'sql', summary: 'run read-only SQL over the store', load: () => import('./sql.ts') },
+  { name: 'query', summary: 'run a CloudWatch Logs Insights query over the store', load: () => import('./query.ts') },
+  { name: 'emulate', summary: 'emulate a VPC and write its flow logs in the AWS S3 layout', load: () => import('./emulate.ts') },
   { name: 'demo', summary: 'generate a sample, ingest it and show what flowlens answers', load: () => import('./demo.ts') },
 ];
 

@@ -1,0 +1,89 @@
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { ingestPaths, ingestStream, type IngestProgress, type IngestSummary } from '../ingest/index.ts';
+import { addCommonOptions } from './main.ts';
+import { renderResult, type OutputFormat } from './output.ts';
+
+interface Opts {
+  db: string;
+  format: OutputFormat;
+  logFormat?: string;
+  batchRows?: string;
+  progress?: boolean;
+}
+
+/** `flowlens ingest PATH...`: files, folders (recursive, S3 layout) or `-` for stdin. */
+export function define(cmd: Command): void {
+  addCommonOptions(cmd)
+    .argument('<paths...>', 'files (.log, .log.gz, .parquet, CloudWatch JSON), folders, or - for stdin')
+    .option('--log-format <format>', 'AWS format string for files without a header line, e.g. "${version} ${vpc-id} ..."')
+    .option('--batch-rows <n>', 'records per committed chunk')
+    .option('--no-progress', 'no progress bar or progress lines')
+    .action(async (paths: string[], opts: Opts) => {
+      const onProgress = opts.progress === false ? undefined : progressReporter();
+      const common = { db: opts.db, logFormat: opts.logFormat, batchRows: opts.batchRows ? Number(opts.batchRows) : undefined, onProgress: onProgress?.update };
+      let summary: IngestSummary;
+      try {
+        if (paths.length === 1 && paths[0] === '-') summary = await ingestStream(process.stdin, 'stdin', common);
+        else summary = await ingestPaths(paths.filter((p) => p !== '-'), common);
+      } finally {
+        onProgress?.stop();
+      }
+      printSummary(summary, opts.format);
+    });
+}
+
+function printSummary(s: IngestSummary, format: OutputFormat): void {
+  if (format === 'json') {
+    process.stdout.write(JSON.stringify(s) + '\n');
+    return;
+  }
+  if (format === 'table') {
+    const rate = s.seconds > 0 ? Math.round(s.records / s.seconds) : s.records;
+    process.stdout.write(
+      `ingested ${s.records} records from ${s.files} file(s) in ${s.seconds}s (${rate}/s): ` +
+        `${s.ok} OK, ${s.nodata} NODATA, ${s.skipdata} SKIPDATA; ${s.quarantined} quarantined, ` +
+        `${s.duplicates} duplicate records skipped (${s.skipped_files} file(s) already stored)` +
+        (s.resumed_files ? `, ${s.resumed_files} file(s) resumed` : '') +
+        '\n',
+    );
+    if (s.quarantined) process.stdout.write(`quarantined lines: ${s.quarantine_dir} (or: flowlens sql "SELECT * FROM quarantine")\n`);
+    return;
+  }
+  const { quarantine_dir, ...rest } = s;
+  void quarantine_dir;
+  process.stdout.write(renderResult({ columns: Object.keys(rest), rows: [Object.values(rest)] }, format));
+}
+
+/** A progress bar on a terminal; plain lines every few seconds otherwise (logs, CI). */
+function progressReporter(): { update: (p: IngestProgress) => void; stop: () => void } {
+  if (process.stderr.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      { format: 'ingest [{bar}] {percentage}% | {records} records | {file}', stream: process.stderr, hideCursor: true, clearOnComplete: true },
+      cliProgress.Presets.shades_classic,
+    );
+    let started = false;
+    return {
+      update: (p) => {
+        if (!started) {
+          bar.start(Math.max(1, p.bytesTotal), 0, { records: 0, file: '' });
+          started = true;
+        }
+        bar.update(p.bytesDone, { records: p.records, file: p.file.slice(-40) });
+      },
+      stop: () => started && bar.stop(),
+    };
+  }
+  // First line after 5 s: short runs print only their summary.
+  let last = Date.now();
+  return {
+    update: (p) => {
+      const now = Date.now();
+      if (now - last < 5000) return;
+      last = now;
+      const pct = p.bytesTotal ? Math.floor((100 * p.bytesDone) / p.bytesTotal) : 0;
+      process.stderr.write(`ingest: ${pct}% files ${p.filesDone}/${p.filesTotal} records ${p.records} (${p.file})\n`);
+    },
+    stop: () => {},
+  };
+}

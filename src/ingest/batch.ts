@@ -1,0 +1,120 @@
+import { fieldByName, type FieldDef, type FieldKind } from '../schema/columns.ts';
+import { ByteDict } from './byte-dict.ts';
+
+/**
+ * A batch of parsed records held column by column in typed arrays laid out exactly as DuckDB
+ * vectors are, so each 2048-row vector is filled by one memcpy. Strings never cross into
+ * DuckDB one by one: string and address columns hold dictionary codes, and only the distinct
+ * values travel (as a small dictionary table), because a per-value N-API call costs more than
+ * parsing the value.
+ *
+ * Per kind:
+ *  - int:     i32 value; NULL via the validity bitmap
+ *  - bigint:  i64 value (written as two 32-bit words); NULL via validity
+ *  - addr:    i32 dictionary code (0 = NULL) and u32 IPv4 value (validity clear when not IPv4)
+ *  - action / status: u8 enum index (ACTIONS / STATUSES order); NULL via validity
+ *  - string:  i32 dictionary code, 0 = NULL
+ * Validity bitmaps use DuckDB's layout: bit i of the mask set = row i valid.
+ */
+export interface BatchColumn {
+  readonly def: FieldDef;
+  readonly kind: FieldKind;
+  readonly i32: Int32Array;
+  readonly u8?: Uint8Array;
+  readonly i64?: BigInt64Array;
+  /** The same memory as i64 seen as (lo, hi) 32-bit words: no BigInt per value. */
+  readonly i64w?: Uint32Array;
+  readonly u32?: Uint32Array;
+  /** Validity of the value (int, bigint, action, status) or of u32 (addr). */
+  readonly valid: Uint8Array;
+  hasNull: boolean;
+  /** string / addr: raw-bytes dictionary; code c is dict.values[c - 1]. */
+  readonly dict?: ByteDict;
+}
+
+export const ACTIONS = ['ACCEPT', 'REJECT'] as const;
+export const STATUSES = ['OK', 'NODATA', 'SKIPDATA'] as const;
+
+/** Column batch for one format (one list of fields). */
+export class ColumnBatch {
+  readonly columns: BatchColumn[];
+  /** Unknown fields of the format, kept per row as JSON text in `extra`. */
+  readonly unknownFields: string[];
+  /** `extra` JSON per row as a dictionary code (0 = none); values by code-1 in extraValues. */
+  readonly extra: Int32Array;
+  readonly extraValues: string[] = [];
+  readonly extraCodes = new Map<string, number>();
+  /** The record's UTC day (days since 1970-01-01), the partition key. */
+  readonly day: Int32Array;
+  /** Input line number of each row (for diagnostics). */
+  readonly lineNo: Float64Array;
+  length = 0;
+
+  constructor(
+    readonly fields: readonly string[],
+    readonly capacity: number,
+  ) {
+    this.columns = [];
+    this.unknownFields = [];
+    for (const name of fields) {
+      const def = fieldByName(name);
+      if (!def || this.columns.some((c) => c.def === def)) {
+        this.unknownFields.push(name);
+        continue;
+      }
+      const i64 = def.kind === 'bigint' ? new BigInt64Array(capacity) : undefined;
+      this.columns.push({
+        def,
+        kind: def.kind,
+        i32: new Int32Array(def.kind === 'int' || def.kind === 'addr' || def.kind === 'string' ? capacity : 0),
+        u8: def.kind === 'action' || def.kind === 'status' ? new Uint8Array(capacity) : undefined,
+        i64,
+        i64w: i64 ? new Uint32Array(i64.buffer) : undefined,
+        u32: def.kind === 'addr' ? new Uint32Array(capacity) : undefined,
+        valid: new Uint8Array(Math.ceil(capacity / 8)).fill(0xff),
+        hasNull: false,
+        dict: def.kind === 'string' || def.kind === 'addr' ? new ByteDict() : undefined,
+      });
+    }
+    this.extra = new Int32Array(this.unknownFields.length ? capacity : 0);
+    this.day = new Int32Array(capacity);
+    this.lineNo = new Float64Array(capacity);
+  }
+
+  get full(): boolean {
+    return this.length >= this.capacity;
+  }
+
+  /** Empties the batch for reuse; dictionaries restart too. */
+  reset(): void {
+    this.length = 0;
+    for (const c of this.columns) {
+      c.dict?.clear();
+      if (c.hasNull) {
+        c.valid.fill(0xff);
+        c.hasNull = false;
+      }
+    }
+    if (this.extra.length) {
+      this.extraValues.length = 0;
+      this.extraCodes.clear();
+    }
+  }
+
+  /** Counts rows per log-status (OK, NODATA, SKIPDATA, none). */
+  statusCounts(): { ok: number; nodata: number; skipdata: number } {
+    const col = this.columns.find((c) => c.kind === 'status');
+    if (!col) return { ok: this.length, nodata: 0, skipdata: 0 };
+    const counts = [0, 0, 0];
+    for (let i = 0; i < this.length; i++) {
+      if (col.valid[i >> 3] & (1 << (i & 7))) counts[col.u8![i]]++;
+    }
+    return { ok: counts[0], nodata: counts[1], skipdata: counts[2] };
+  }
+}
+
+/** Marks row `row` of a column NULL. */
+export function setNull(col: BatchColumn, row: number): void {
+  col.valid[row >> 3] &= ~(1 << (row & 7));
+  col.hasNull = true;
+}

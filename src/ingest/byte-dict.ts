@@ -1,0 +1,104 @@
+/**
+ * A dictionary keyed by raw bytes: looks a token up straight from the input buffer and makes a
+ * JS string only the first time a value is seen. Interface and account ids repeat on nearly
+ * every line, so this spares a string allocation and a Map probe per field per record.
+ */
+export class ByteDict {
+  private table: Int32Array;
+  private mask: number;
+  private hashes: Int32Array<ArrayBuffer> = new Int32Array(64);
+  private offsets: Int32Array<ArrayBuffer> = new Int32Array(64);
+  private lengths: Int32Array<ArrayBuffer> = new Int32Array(64);
+  private arena = new Uint8Array(4096);
+  private used = 0;
+  /** Distinct values; code c (1-based) is values[c - 1]. */
+  readonly values: string[] = [];
+
+  constructor(initialSlots = 1024) {
+    this.table = new Int32Array(initialSlots);
+    this.mask = initialSlots - 1;
+  }
+
+  get size(): number {
+    return this.values.length;
+  }
+
+  clear(): void {
+    this.table.fill(0);
+    this.values.length = 0;
+    this.used = 0;
+  }
+
+  /**
+   * Returns the 1-based code of buf[s, e), adding it when new.
+   * @example dict.code(Buffer.from('eni-1'), 0, 5) // 1
+   */
+  code(buf: Uint8Array, s: number, e: number): number {
+    let h = 0x811c9dc5;
+    for (let p = s; p < e; p++) h = Math.imul(h ^ buf[p], 0x01000193);
+    const len = e - s;
+    const table = this.table;
+    let idx = h & this.mask;
+    for (;;) {
+      const c = table[idx];
+      if (c === 0) break;
+      if (this.hashes[c] === h && this.lengths[c] === len) {
+        const off = this.offsets[c];
+        const arena = this.arena;
+        let same = true;
+        for (let p = 0; p < len; p++) {
+          if (arena[off + p] !== buf[s + p]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) return c;
+      }
+      idx = (idx + 1) & this.mask;
+    }
+    return this.insert(buf, s, e, h, idx);
+  }
+
+  private insert(buf: Uint8Array, s: number, e: number, h: number, idx: number): number {
+    const len = e - s;
+    this.values.push(Buffer.prototype.latin1Slice.call(buf, s, e) as string);
+    const c = this.values.length;
+    if (c >= this.hashes.length) {
+      this.hashes = grow(this.hashes);
+      this.offsets = grow(this.offsets);
+      this.lengths = grow(this.lengths);
+    }
+    if (this.used + len > this.arena.length) {
+      const bigger = new Uint8Array(Math.max(this.arena.length * 2, this.used + len));
+      bigger.set(this.arena);
+      this.arena = bigger;
+    }
+    this.arena.set(buf.subarray(s, e), this.used);
+    this.hashes[c] = h;
+    this.offsets[c] = this.used;
+    this.lengths[c] = len;
+    this.used += len;
+    this.table[idx] = c;
+    // Keep the table at most half full so probes stay short.
+    if (c * 2 > this.table.length) this.rehash();
+    return c;
+  }
+
+  private rehash(): void {
+    const table = new Int32Array(this.table.length * 2);
+    const mask = table.length - 1;
+    for (let c = 1; c <= this.values.length; c++) {
+      let idx = this.hashes[c] & mask;
+      while (table[idx] !== 0) idx = (idx + 1) & mask;
+      table[idx] = c;
+    }
+    this.table = table;
+    this.mask = mask;
+  }
+}
+
+function grow(a: Int32Array): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}

@@ -1,0 +1,215 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { DEFAULT_FIELDS } from '../schema/columns.ts';
+import { parseFormatString, FormatError } from '../schema/format.ts';
+import { LakeWriter } from '../store/lake-writer.ts';
+import { ensureStore } from '../store/layout.ts';
+import { UserError } from '../util/errors.ts';
+import { readLedger, writeLedger, writeQuarantine, type LedgerEntry } from './ledger.ts';
+import { ingestParquet } from './parquet-input.ts';
+import { readCloudWatchJson, readTextLines } from './readers.ts';
+import { discover, fingerprint, sniff, sniffBytes, type SourceKind } from './sources.ts';
+import { ChunkPipeline, SourceIngestor, addCounts, zeroCounts, type Counts } from './source-ingestor.ts';
+
+/** The summary `flowlens ingest --format json` prints (a stable contract). */
+export interface IngestSummary extends Counts {
+  files: number;
+  duplicates: number;
+  seconds: number;
+  /** Files skipped because the store already holds them. */
+  skipped_files: number;
+  /** Files picked up where an interrupted run left them. */
+  resumed_files: number;
+  quarantine_dir: string;
+}
+
+export interface IngestProgress {
+  file: string;
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  records: number;
+}
+
+export interface IngestOptions {
+  /** The store folder. */
+  db: string;
+  /** AWS format string for files without a header line (default: the v2 format). */
+  logFormat?: string;
+  /** Records per committed chunk. */
+  batchRows?: number;
+  onProgress?: (p: IngestProgress) => void;
+}
+
+export const DEFAULT_BATCH_ROWS = 1 << 18;
+
+function initialFields(logFormat: string | undefined): readonly string[] {
+  if (!logFormat) return DEFAULT_FIELDS;
+  try {
+    return parseFormatString(logFormat);
+  } catch (err) {
+    if (err instanceof FormatError) throw new UserError(`--log-format: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
+function newEntry(fp: string, source: string, bytes: number): LedgerEntry {
+  return { fingerprint: fp, source, bytes, chunks: 0, lines: 0, done: false, records: 0, ok: 0, nodata: 0, skipdata: 0, quarantined: 0, startedAt: new Date().toISOString() };
+}
+
+/**
+ * Ingests files and folders (recursively) into the store. Each file is fingerprinted: a file
+ * the store holds already adds nothing (its records count as duplicates), and a file an
+ * interrupted run left half-done resumes after its last committed chunk.
+ * @example const s = await ingestPaths(['AWSLogs/'], { db: './flowlens.duckdb' })
+ */
+export async function ingestPaths(paths: readonly string[], opts: IngestOptions): Promise<IngestSummary> {
+  const t0 = performance.now();
+  const fields = initialFields(opts.logFormat);
+  await ensureStore(opts.db);
+  const files = await discover(paths, opts.db);
+  const bytesTotal = files.reduce((a, f) => a + f.size, 0);
+  const writer = await LakeWriter.open(opts.db);
+  const pipeline = new ChunkPipeline(opts.db, writer, opts.batchRows ?? DEFAULT_BATCH_ROWS);
+  const total = zeroCounts();
+  const summary = { files: 0, duplicates: 0, skipped_files: 0, resumed_files: 0 };
+  let bytesDone = 0;
+  let lastProgress = 0;
+  const progress = (file: string, force = false) => {
+    const now = performance.now();
+    if (!opts.onProgress || (!force && now - lastProgress < 200)) return;
+    lastProgress = now;
+    opts.onProgress({ file, filesDone: summary.files, filesTotal: files.length, bytesDone, bytesTotal, records: total.records });
+  };
+  try {
+    for (const f of files) {
+      const fp = await fingerprint(f.path, f.size);
+      const known = await readLedger(opts.db, fp);
+      summary.files++;
+      if (known?.done) {
+        summary.duplicates += known.records;
+        summary.skipped_files++;
+        bytesDone += f.size;
+        progress(f.path);
+        continue;
+      }
+      if (known) summary.resumed_files++;
+      const entry = known ?? newEntry(fp, f.path, f.size);
+      const kind = await sniff(f.path);
+      const before = { ...total };
+      if (kind === 'parquet') {
+        const chunkId = `${fp}-0`;
+        const { counts, quarantine } = await ingestParquet(writer, f.path, fp, chunkId).catch((err: unknown) => {
+          throw new UserError(`${f.path}: cannot read as Parquet: ${(err as Error).message}`, { cause: err });
+        });
+        await writeQuarantine(opts.db, chunkId, quarantine.map((q) => ({ source: f.path, ...q })));
+        Object.assign(entry, { chunks: 1, done: true, finishedAt: new Date().toISOString() });
+        for (const k of ['records', 'ok', 'nodata', 'skipdata', 'quarantined'] as const) entry[k] = counts[k];
+        await writeLedger(opts.db, entry);
+        addCounts(total, counts);
+        bytesDone += f.size;
+      } else {
+        // Resumed files are re-read from the start: lines up to the ledger mark are skipped.
+        const ingestor = new SourceIngestor(pipeline, entry, fields, known?.lines ?? 0);
+        const resumed = { records: entry.records, ok: entry.ok, nodata: entry.nodata, skipdata: entry.skipdata, quarantined: entry.quarantined };
+        await readSource(createReadStream(f.path, { highWaterMark: 1 << 20 }), kind, ingestor, (n) => {
+          bytesDone += n;
+          progress(f.path);
+        });
+        await ingestor.finish();
+        addCounts(total, resumed);
+        addCounts(total, ingestor.counts);
+      }
+      void before;
+      progress(f.path, true);
+    }
+    await pipeline.drain();
+  } finally {
+    await writer.close();
+  }
+  return { ...summary, ...total, seconds: round((performance.now() - t0) / 1000), quarantine_dir: `${opts.db}/quarantine` };
+}
+
+async function readSource(input: Readable, kind: SourceKind, ingestor: SourceIngestor, onBytes: (n: number) => void): Promise<void> {
+  if (kind === 'json' || kind === 'json-gzip') await readCloudWatchJson(input, kind === 'json-gzip', ingestor, onBytes);
+  else await readTextLines(input, kind === 'gzip', ingestor, onBytes);
+}
+
+/**
+ * Ingests a stream (stdin, an HTTP body). Chunks are named by a hash of their content, so
+ * sending the same bytes twice stores them once.
+ * @example await ingestStream(process.stdin, 'stdin', { db })
+ */
+export async function ingestStream(input: Readable, name: string, opts: IngestOptions): Promise<IngestSummary> {
+  const t0 = performance.now();
+  const fields = initialFields(opts.logFormat);
+  await ensureStore(opts.db);
+  // Sniff from the first bytes without losing them.
+  const first: Buffer[] = [];
+  let firstLen = 0;
+  const iterator = input[Symbol.asyncIterator]();
+  while (firstLen < 4) {
+    const r = await iterator.next();
+    if (r.done) break;
+    first.push(r.value as Buffer);
+    firstLen += (r.value as Buffer).length;
+  }
+  const head = Buffer.concat(first);
+  const kind = sniffBytes(head, name);
+  const { Readable: R } = await import('node:stream');
+  const replay = R.from(
+    (async function* () {
+      if (head.length) yield head;
+      for (;;) {
+        const r = await iterator.next();
+        if (r.done) return;
+        yield r.value as Buffer;
+      }
+    })(),
+  );
+  const writer = await LakeWriter.open(opts.db);
+  const total = zeroCounts();
+  let duplicates = 0;
+  try {
+    if (kind === 'parquet') throw new UserError(`${name}: Parquet cannot be read from a stream; pass the file path`);
+    // Content-addressed: the hash of the stream is known only at the end, so the stream is
+    // committed under a run id and re-keyed to its content hash when complete.
+    const hash = createHash('sha256');
+    const hashed = replay.on('data', (d: Buffer) => hash.update(d));
+    const runId = `stream-${process.pid}-${Date.now().toString(36)}`;
+    const pipeline = new ChunkPipeline(opts.db, writer, opts.batchRows ?? DEFAULT_BATCH_ROWS);
+    const entry = newEntry(runId, name, 0);
+    const ingestor = new SourceIngestor(pipeline, entry, fields);
+    await readSource(hashed, kind, ingestor, () => {});
+    await ingestor.finish();
+    const fp = `s${hash.digest('hex').slice(0, 23)}`;
+    const prior = await readLedger(opts.db, fp);
+    const { retireRun } = await import('../store/layout.ts');
+    if (prior?.done) {
+      // Same bytes were stored before: drop this run's files and count them as duplicates.
+      await retireRun(opts.db, runId, undefined);
+      duplicates = ingestor.counts.records;
+    } else {
+      await retireRun(opts.db, runId, fp);
+      addCounts(total, ingestor.counts);
+      await writeLedger(opts.db, { ...entry, fingerprint: fp, bytes: 0 });
+    }
+  } finally {
+    await writer.close();
+  }
+  return {
+    files: 1,
+    duplicates,
+    skipped_files: duplicates ? 1 : 0,
+    resumed_files: 0,
+    ...total,
+    seconds: round((performance.now() - t0) / 1000),
+    quarantine_dir: `${opts.db}/quarantine`,
+  };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

@@ -1,0 +1,169 @@
+import { parseHeaderLine } from '../schema/format.ts';
+import type { LakeWriter } from '../store/lake-writer.ts';
+import { ColumnBatch } from './batch.ts';
+import { writeLedger, writeQuarantine, type LedgerEntry, type QuarantineEntry } from './ledger.ts';
+import { LineParser } from './line-parser.ts';
+
+/** Counts one source (or a whole run) adds up. */
+export interface Counts {
+  records: number;
+  ok: number;
+  nodata: number;
+  skipdata: number;
+  quarantined: number;
+}
+
+export function zeroCounts(): Counts {
+  return { records: 0, ok: 0, nodata: 0, skipdata: 0, quarantined: 0 };
+}
+
+export function addCounts(a: Counts, b: Counts): void {
+  a.records += b.records;
+  a.ok += b.ok;
+  a.nodata += b.nodata;
+  a.skipdata += b.skipdata;
+  a.quarantined += b.quarantined;
+}
+
+/** Shared by every source of one run: the writer and the one chunk write allowed in flight. */
+export class ChunkPipeline {
+  private inflight: Promise<void> = Promise.resolve();
+  private failure: unknown;
+
+  constructor(
+    readonly root: string,
+    readonly writer: LakeWriter,
+    readonly batchRows: number,
+  ) {}
+
+  /**
+   * Queues a chunk write; resolves once the *previous* one is done, so parsing the next batch
+   * overlaps writing this one and memory holds at most two batches.
+   */
+  async submit(job: () => Promise<void>): Promise<void> {
+    await this.inflight;
+    if (this.failure) throw this.failure;
+    this.inflight = job().catch((err) => {
+      this.failure = err;
+    });
+  }
+
+  async drain(): Promise<void> {
+    await this.inflight;
+    if (this.failure) throw this.failure;
+  }
+}
+
+const MAX_PENDING_QUARANTINE = 10_000;
+
+/**
+ * Turns the lines of one source into committed chunks. A chunk is a batch of records plus the
+ * refused lines among them; it commits as Parquet files, a quarantine file and then the ledger
+ * entry, in that order, so the ledger never claims what is not on disk.
+ * @example const s = new SourceIngestor(pipeline, entry, DEFAULT_FIELDS); if (s.line(buf, 0, n, 1)) await s.flush();
+ */
+export class SourceIngestor {
+  private parser: LineParser;
+  /** Batches whose write finished, ready for reuse (at most two exist per format in steady state). */
+  private free: ColumnBatch[] = [];
+  private pending: QuarantineEntry[] = [];
+  private lastLine = 0;
+  readonly counts = zeroCounts();
+
+  constructor(
+    private readonly pipeline: ChunkPipeline,
+    private readonly entry: LedgerEntry,
+    fields: readonly string[],
+    /** Records already committed by an earlier, interrupted run are skipped up to this line. */
+    private readonly resumeAfter = 0,
+  ) {
+    this.parser = new LineParser(fields, pipeline.batchRows);
+  }
+
+  get name(): string {
+    return this.entry.source;
+  }
+
+  /** Handles one line; returns true when the caller must `await flush()` before the next. */
+  line(buf: Uint8Array, s: number, e: number, lineNo: number): boolean {
+    this.lastLine = lineNo;
+    if (lineNo <= this.resumeAfter) {
+      // Already committed: only a header can matter (it sets the format of later lines).
+      const c = buf[s];
+      if (c >= 0x61 && c <= 0x7a) {
+        const header = parseHeaderLine(Buffer.prototype.latin1Slice.call(buf, s, e) as string);
+        if (header && header.join(' ') !== this.parser.fields.join(' ')) {
+          this.parser.setFormat(header);
+          this.free = [];
+        }
+      }
+      return false;
+    }
+    const out = this.parser.parse(buf, s, e, lineNo);
+    if (out === 'record') return this.parser.batch.full;
+    if (out === 'blank') return false;
+    if ('header' in out) {
+      if (out.header.join(' ') === this.parser.fields.join(' ')) return false;
+      this.nextFormat = out.header;
+      return true;
+    }
+    this.quarantine({ line: lineNo, column: out.column, reason: out.reason, text: Buffer.prototype.latin1Slice.call(buf, s, Math.min(e, s + 2000)) as string });
+    return this.pending.length >= MAX_PENDING_QUARANTINE;
+  }
+
+  private nextFormat: string[] | undefined;
+
+  /** Records a refused line or a source-level failure (e.g. a truncated gzip). */
+  quarantine(q: Omit<QuarantineEntry, 'source'>): void {
+    this.pending.push({ source: this.entry.source, ...q });
+  }
+
+  /** Commits what is pending as one chunk (and applies a header that asked for a new format). */
+  async flush(): Promise<void> {
+    const batch = this.parser.batch;
+    if (batch.length > 0 || this.pending.length > 0) {
+      const chunkNo = this.entry.chunks;
+      const chunkId = `${this.entry.fingerprint}-${chunkNo}`;
+      const quarantined = this.pending;
+      this.pending = [];
+      const status = batch.statusCounts();
+      const counts: Counts = { records: batch.length, ...status, quarantined: quarantined.length };
+      addCounts(this.counts, counts);
+      this.entry.chunks++;
+      const line = this.lastLine;
+      // Swap in a second batch so the next lines parse while this one is written.
+      const next = this.free.pop() ?? new ColumnBatch(batch.fields, batch.capacity);
+      next.reset();
+      this.parser.useBatch(next);
+      const entry = this.entry;
+      const pipeline = this.pipeline;
+      await pipeline.submit(async () => {
+        if (batch.length > 0) await pipeline.writer.writeChunk(batch, chunkId, entry.fingerprint);
+        await writeQuarantine(pipeline.root, chunkId, quarantined);
+        entry.lines = line;
+        entry.records += counts.records;
+        entry.ok += counts.ok;
+        entry.nodata += counts.nodata;
+        entry.skipdata += counts.skipdata;
+        entry.quarantined += counts.quarantined;
+        await writeLedger(pipeline.root, { ...entry });
+        if (batch.fields === this.parser.fields) this.free.push(batch);
+      });
+    }
+    if (this.nextFormat) {
+      await this.pipeline.drain();
+      this.parser.setFormat(this.nextFormat);
+      this.free = [];
+      this.nextFormat = undefined;
+    }
+  }
+
+  /** Commits the tail and marks the source done. */
+  async finish(): Promise<void> {
+    await this.flush();
+    await this.pipeline.drain();
+    this.entry.done = true;
+    this.entry.finishedAt = new Date().toISOString();
+    await writeLedger(this.pipeline.root, this.entry);
+  }
+}

@@ -1,0 +1,118 @@
+import { existsSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { UserError } from '../util/errors.ts';
+import { athenaViewSql, emptyFlowsDdl } from './schema-sql.ts';
+import { sqlString } from './sql-text.ts';
+import { STORE_MARKER } from './layout.ts';
+import { checkReadOnly } from './read-only.ts';
+
+export interface ResultSet {
+  columns: string[];
+  rows: unknown[][];
+}
+
+/** The query side of the store: read-only SQL over `flows`, `vpc_flow_logs` and `quarantine`. */
+export interface Store {
+  readonly path: string;
+  /**
+   * Runs one read-only statement; `params` bind to `$1`, `$2`, ... (or `?`).
+   * @example await store.query('SELECT count(*) FROM flows WHERE action = $1', ['REJECT'])
+   */
+  query(sql: string, params?: unknown[]): Promise<ResultSet>;
+  /** Column names and DuckDB types of the `flows` view. */
+  columns(): Promise<{ name: string; type: string }[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the store folder for queries. Views are bound at each query, so files committed by a
+ * concurrent ingest show up without reopening.
+ * @example const store = await openStore('./flowlens.duckdb'); await store.query('SELECT 1')
+ */
+export async function openStore(path: string, opts: { threads?: number; memoryLimit?: string } = {}): Promise<Store> {
+  const root = resolve(path);
+  if (!existsSync(join(root, STORE_MARKER))) {
+    throw new UserError(`${path}: no flowlens store here (run \`flowlens ingest --db ${path} ...\` first)`);
+  }
+  const instance = await DuckDBInstance.create(':memory:', {
+    threads: String(opts.threads ?? 2),
+    memory_limit: opts.memoryLimit ?? '4GB',
+    autoinstall_known_extensions: 'false',
+    autoload_known_extensions: 'false',
+  });
+  const conn = await instance.connect();
+  const flowsGlob = join(root, 'flows', '*', '*.parquet');
+  await conn.run(
+    `CREATE VIEW flows AS SELECT * FROM read_parquet(${sqlString(flowsGlob)}, hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE})`,
+  );
+  await conn.run(athenaViewSql('flows'));
+  const quarantineGlob = join(root, 'quarantine', '*.jsonl');
+  await conn.run(
+    existsSync(join(root, 'quarantine'))
+      ? `CREATE VIEW quarantine AS SELECT * FROM read_json(${sqlString(quarantineGlob)}, format = 'newline_delimited', columns = {source: 'VARCHAR', line: 'BIGINT', "column": 'BIGINT', reason: 'VARCHAR', text: 'VARCHAR'}, filename = true)`
+      : `CREATE VIEW quarantine AS SELECT NULL::VARCHAR AS source, NULL::BIGINT AS line, NULL::BIGINT AS "column", NULL::VARCHAR AS reason, NULL::VARCHAR AS text, NULL::VARCHAR AS filename WHERE false`,
+  );
+  void emptyFlowsDdl;
+  // From here on SQL can read only the store folder, and nobody can loosen that again.
+  await conn.run(`SET allowed_directories = [${sqlString(root + '/')}]`);
+  await conn.run('SET enable_external_access = false');
+  await conn.run('SET lock_configuration = true');
+  return new DuckDBStore(path, instance, conn);
+}
+
+class DuckDBStore implements Store {
+  constructor(
+    readonly path: string,
+    private readonly instance: DuckDBInstance,
+    private readonly conn: DuckDBConnection,
+  ) {}
+
+  async query(sql: string, params: unknown[] = []): Promise<ResultSet> {
+    await checkReadOnly(this.conn, sql);
+    let reader;
+    try {
+      if (params.length) {
+        const prepared = await this.conn.prepare(sql);
+        prepared.bind(params as DuckDBValue[]);
+        reader = await prepared.runAndReadAll();
+      } else {
+        reader = await this.conn.runAndReadAll(sql);
+      }
+    } catch (err) {
+      throw new UserError(cleanDuckError(err), { cause: err });
+    }
+    return { columns: reader.columnNames(), rows: reader.getRows().map((r) => r.map(plainValue)) };
+  }
+
+  async columns(): Promise<{ name: string; type: string }[]> {
+    const r = await this.conn.runAndReadAll('DESCRIBE flows');
+    return r.getRows().map((row) => ({ name: String(row[0]), type: String(row[1]) }));
+  }
+
+  async close(): Promise<void> {
+    this.conn.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+/** DuckDB's messages carry a type prefix and sometimes a multi-line hint; keep one line. */
+export function cleanDuckError(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split('\n')[0].replace(/^(\w+ )?Error: /, '').trim() || msg;
+}
+
+/**
+ * Converts DuckDB value objects (DATE, TIMESTAMP, DECIMAL, LIST, STRUCT, ...) to plain JS:
+ * their own text for scalars, arrays and objects for nested values.
+ */
+export function plainValue(v: DuckDBValue): unknown {
+  if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return v;
+  if ('items' in v && Array.isArray((v as { items: unknown }).items)) return (v as { items: DuckDBValue[] }).items.map(plainValue);
+  if ('entries' in v && typeof (v as { entries: unknown }).entries === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries((v as { entries: Record<string, DuckDBValue> }).entries)) out[k] = plainValue(x);
+    return out;
+  }
+  return String(v);
+}

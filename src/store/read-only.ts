@@ -1,0 +1,66 @@
+import { StatementType, type DuckDBConnection } from '@duckdb/node-api';
+import { UserError } from '../util/errors.ts';
+
+/** Table functions a query may use: generators only, nothing that reads files or the network. */
+const ALLOWED_TABLE_FUNCTIONS = new Set(['range', 'generate_series', 'unnest', 'json_each', 'json_tree']);
+/** Scalar functions that would reveal the host. */
+const DENIED_FUNCTIONS = new Set(['getenv', 'current_setting', 'read_text', 'read_blob']);
+
+/**
+ * Refuses anything but one SELECT (or EXPLAIN of one) that reads the store's own views. Checked
+ * on DuckDB's own parse tree, not the text, so quoting tricks do not help; the engine is also
+ * locked to the store folder, so this is the second of two walls.
+ * @example await checkReadOnly(conn, "COPY flows TO '/tmp/x'") // throws UserError
+ */
+export async function checkReadOnly(conn: DuckDBConnection, sql: string): Promise<void> {
+  let extracted;
+  try {
+    extracted = await conn.extractStatements(sql);
+  } catch (err) {
+    throw new UserError(`SQL syntax: ${firstLine(err)}`, { cause: err });
+  }
+  if (extracted.count !== 1) throw new UserError(`expected exactly one SQL statement, found ${extracted.count}`);
+  let prepared;
+  try {
+    prepared = await extracted.prepare(0);
+  } catch (err) {
+    const msg = firstLine(err);
+    throw new UserError(/disabled by configuration/.test(msg) ? `read-only: ${msg}` : msg, { cause: err });
+  }
+  const type = prepared.statementType;
+  if (type !== StatementType.SELECT && type !== StatementType.EXPLAIN) {
+    throw new UserError(`read-only: only SELECT queries are allowed here (this is a ${StatementType[type] ?? 'non-query'} statement)`);
+  }
+  if (type === StatementType.EXPLAIN) return;
+  const reader = await conn.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR)', [sql]);
+  const tree = JSON.parse(String(reader.getRows()[0][0])) as { error?: boolean; error_message?: string; statements?: unknown[] };
+  if (tree.error) throw new UserError(`read-only: ${tree.error_message ?? 'statement not allowed'}`);
+  walk(tree.statements, (node) => {
+    if (node.type === 'TABLE_FUNCTION') {
+      const fn = (node.function as { function_name?: string } | undefined)?.function_name?.toLowerCase() ?? '';
+      if (!ALLOWED_TABLE_FUNCTIONS.has(fn)) {
+        throw new UserError(`read-only: table function ${fn}() is not allowed; query the views flows, vpc_flow_logs or quarantine`);
+      }
+    }
+    if (node.type === 'BASE_TABLE') {
+      const name = String(node.table_name ?? '');
+      if (/[/\\.:]/.test(name)) throw new UserError(`read-only: reading files ("${name}") is not allowed; query the views flows, vpc_flow_logs or quarantine`);
+    }
+    if (node.class === 'FUNCTION' && DENIED_FUNCTIONS.has(String(node.function_name ?? '').toLowerCase())) {
+      throw new UserError(`read-only: function ${String(node.function_name)}() is not allowed`);
+    }
+  });
+}
+
+function walk(value: unknown, visit: (node: Record<string, unknown>) => void): void {
+  if (Array.isArray(value)) {
+    for (const v of value) walk(v, visit);
+  } else if (value && typeof value === 'object') {
+    visit(value as Record<string, unknown>);
+    for (const v of Object.values(value)) walk(v, visit);
+  }
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0].replace(/^(\w+ )?Error: /, '');
+}
