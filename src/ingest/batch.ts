@@ -118,3 +118,36 @@ export function setNull(col: BatchColumn, row: number): void {
   col.valid[row >> 3] &= ~(1 << (row & 7));
   col.hasNull = true;
 }
+
+/**
+ * Decodes row `i` back to field values (numbers, strings, null): for tests and diagnostics,
+ * never the hot path.
+ * @example rowValues(batch, 0) // { version: 2, 'account-id': '123456789010', ... }
+ */
+export function rowValues(batch: ColumnBatch, i: number): Record<string, string | number | bigint | null> {
+  const out: Record<string, string | number | bigint | null> = {};
+  for (const c of batch.columns) {
+    const valid = (c.valid[i >> 3] & (1 << (i & 7))) !== 0;
+    const name = c.def.field;
+    switch (c.kind) {
+      case 'int':
+        out[name] = valid ? c.i32[i] : null;
+        break;
+      case 'bigint': {
+        const v = c.i64![i];
+        out[name] = valid ? (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v) : null;
+        break;
+      }
+      case 'action':
+        out[name] = valid ? ACTIONS[c.u8![i]] : null;
+        break;
+      case 'status':
+        out[name] = valid ? STATUSES[c.u8![i]] : null;
+        break;
+      default:
+        out[name] = c.i32[i] ? c.dict!.values[c.i32[i] - 1] : null;
+    }
+  }
+  if (batch.extra.length && batch.extra[i]) Object.assign(out, JSON.parse(batch.extraValues[batch.extra[i] - 1]) as object);
+  return out;
+}

@@ -3,6 +3,8 @@ import { UserError } from '../util/errors.ts';
 
 /** Table functions a query may use: generators only, nothing that reads files or the network. */
 const ALLOWED_TABLE_FUNCTIONS = new Set(['range', 'generate_series', 'unnest', 'json_each', 'json_tree']);
+/** Statements that can start a query. */
+const QUERY_KEYWORDS = new Set(['SELECT', 'WITH', 'FROM', 'VALUES', 'EXPLAIN', 'DESCRIBE', 'SHOW', 'SUMMARIZE', 'TABLE', 'PIVOT', 'UNPIVOT']);
 /** Scalar functions that would reveal the host. */
 const DENIED_FUNCTIONS = new Set(['getenv', 'current_setting', 'read_text', 'read_blob']);
 
@@ -13,6 +15,12 @@ const DENIED_FUNCTIONS = new Set(['getenv', 'current_setting', 'read_text', 'rea
  * @example await checkReadOnly(conn, "COPY flows TO '/tmp/x'") // throws UserError
  */
 export async function checkReadOnly(conn: DuckDBConnection, sql: string): Promise<void> {
+  // A first look at the leading keyword gives the clearest message for the common mistakes
+  // (INSERT into a view would otherwise fail with a binder error about the view).
+  const keyword = /^[\s(]*(?:--[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*([A-Za-z]+)/.exec(sql)?.[1]?.toUpperCase();
+  if (keyword && !QUERY_KEYWORDS.has(keyword)) {
+    throw new UserError(`read-only: only SELECT queries are allowed here (this is a ${keyword} statement)`);
+  }
   let extracted;
   try {
     extracted = await conn.extractStatements(sql);

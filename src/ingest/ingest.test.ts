@@ -1,0 +1,207 @@
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore, type Store } from '../store/index.ts';
+import { ingestPaths, ingestStream } from './index.ts';
+
+const here = import.meta.dirname;
+const docExamples = readFileSync(join(here, 'testdata/aws-doc-examples.log'), 'latin1');
+const customV5 = readFileSync(join(here, 'testdata/custom-v5.log'), 'latin1');
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'flowlens-ingest-'));
+}
+
+async function count(db: string, where = 'true'): Promise<number> {
+  const store = await openStore(db);
+  try {
+    const rs = await store.query(`SELECT count(*) FROM flows WHERE ${where}`);
+    return Number(rs.rows[0][0]);
+  } finally {
+    await store.close();
+  }
+}
+
+/** n default-format records on one ENI, one second apart. */
+function v2Lines(n: number, startAt = 1_700_000_000): string {
+  const out = ['version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status'];
+  for (let i = 0; i < n; i++) out.push(`2 123456789012 eni-0123456789abcdef0 10.0.${(i >> 8) & 255}.${i & 255} 10.1.0.1 ${1024 + (i % 60000)} 443 6 ${1 + (i % 9)} ${100 + i} ${startAt + i} ${startAt + i + 59} ${i % 10 === 0 ? 'REJECT' : 'ACCEPT'} OK`);
+  return out.join('\n') + '\n';
+}
+
+describe('ingest into the store', () => {
+  let dir: string;
+  let db: string;
+  let store: Store;
+
+  beforeAll(async () => {
+    dir = tempDir();
+    db = join(dir, 'store');
+    // An S3-layout folder and its Hive variant, gzip and plain, default and custom formats.
+    const s3 = join(dir, 'AWSLogs/123456789012/vpcflowlogs/us-east-1/2014/12/14');
+    const hive = join(dir, 'AWSLogs/aws-account-id=123456789012/aws-service=vpcflowlogs/aws-region=us-east-1/year=2023/month=11/day=14');
+    mkdirSync(s3, { recursive: true });
+    mkdirSync(hive, { recursive: true });
+    writeFileSync(join(s3, '123456789012_vpcflowlogs_us-east-1_fl-1234abcd_20141214T0400Z_a1b2c3d4.log.gz'), gzipSync(docExamples));
+    writeFileSync(join(hive, '123456789012_vpcflowlogs_us-east-1_fl-5678efab_20231114T2210Z_e5f6a7b8.log.gz'), gzipSync(customV5));
+    const summary = await ingestPaths([join(dir, 'AWSLogs')], { db });
+    expect(summary).toMatchObject({ files: 2, records: 7, ok: 5, nodata: 1, skipdata: 1, quarantined: 0, duplicates: 0 });
+    store = await openStore(db);
+  });
+  afterAll(async () => store?.close());
+
+  it('stores one row per record with `-` as NULL and typed columns', async () => {
+    const rs = await store.query(
+      `SELECT srcaddr, dstaddr, srcport, dstport, protocol, packets, bytes, start, "end", action, log_status, srcaddr_v4
+       FROM flows WHERE interface_id = 'eni-1235b8ca123456789' ORDER BY log_status, dstport`,
+    );
+    expect(rs.rows).toEqual([
+      [null, null, null, null, null, null, null, 1431280876n, 1431280934n, null, 'NODATA', null],
+      ['172.31.16.139', '172.31.16.21', 20641, 22, 6, 20n, 4249n, 1418530010n, 1418530070n, 'ACCEPT', 'OK', 2887717003],
+      ['172.31.9.69', '172.31.9.12', 49761, 3389, 6, 20n, 4249n, 1418530010n, 1418530070n, 'REJECT', 'OK', 2887715141],
+    ]);
+  });
+
+  it('has every column of the column list even when no file carries it', async () => {
+    const cols = (await store.columns()).map((c) => c.name);
+    for (const c of ['tgw_id', 'packets_lost_ttl_expired', 'ecs_task_arn', 'reject_reason', 'traffic_path', 'date']) expect(cols).toContain(c);
+    const rs = await store.query('SELECT count(*) FROM flows WHERE reject_reason IS NOT NULL');
+    expect(rs.rows[0][0]).toBe(0n);
+  });
+
+  it('partitions by the UTC day of the record window', async () => {
+    const rs = await store.query('SELECT date::VARCHAR AS d, count(*) FROM flows GROUP BY d ORDER BY d');
+    expect(rs.rows).toEqual([
+      ['2014-12-14', 2n],
+      ['2015-05-10', 2n],
+      ['2023-11-14', 3n],
+    ]);
+  });
+
+  it('runs the Athena example query unchanged against vpc_flow_logs', async () => {
+    const rs = await store.query(`SELECT srcaddr, dstaddr, dstport, action, SUM(bytes) AS total_bytes
+FROM vpc_flow_logs WHERE action = 'ACCEPT' AND dstport = 22
+GROUP BY srcaddr, dstaddr, dstport, action ORDER BY total_bytes DESC LIMIT 20;`);
+    expect(rs.rows).toEqual([['172.31.16.139', '172.31.16.21', 22, 'ACCEPT', 4249n]]);
+    const types = await store.query(`SELECT column_name, column_type FROM (DESCRIBE vpc_flow_logs) WHERE column_name IN ('version','protocol','srcport','traffic_path','packets')`);
+    expect(Object.fromEntries(types.rows)).toEqual({ version: 'INTEGER', srcport: 'INTEGER', protocol: 'BIGINT', packets: 'BIGINT', traffic_path: 'INTEGER' });
+  });
+
+  it('adds nothing when the same files are ingested again', async () => {
+    const again = await ingestPaths([join(dir, 'AWSLogs')], { db });
+    expect(again).toMatchObject({ files: 2, records: 0, duplicates: 7, skipped_files: 2 });
+    expect(await count(db)).toBe(7);
+  });
+});
+
+describe('shapes a user holds', () => {
+  it('applies --log-format to files without a header', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'x.log'), '5 vpc-1 10.0.0.1 egress 8\n5 vpc-1 10.0.0.2 ingress -\n');
+    const db = join(dir, 'db');
+    const s = await ingestPaths([join(dir, 'x.log')], { db, logFormat: '${version} ${vpc-id} ${srcaddr} ${flow-direction} ${traffic-path}' });
+    expect(s).toMatchObject({ records: 2, quarantined: 0 });
+    const store = await openStore(db);
+    const rs = await store.query('SELECT vpc_id, srcaddr, flow_direction, traffic_path, log_status FROM flows ORDER BY srcaddr');
+    await store.close();
+    expect(rs.rows).toEqual([
+      ['vpc-1', '10.0.0.1', 'egress', 8, null],
+      ['vpc-1', '10.0.0.2', 'ingress', null, null],
+    ]);
+  });
+
+  it('rejects a malformed --log-format with a clear message', async () => {
+    await expect(ingestPaths([], { db: join(tempDir(), 'db'), logFormat: '${version} srcaddr' })).rejects.toThrow(/--log-format: expected \$\{field-name\} at column 12/);
+  });
+
+  it('reads CloudWatch Logs JSON: subscription payloads (gzip), get-log-events output and NDJSON events', async () => {
+    const dir = tempDir();
+    const lines = docExamples.split('\n').slice(1, 3);
+    const subscription = { messageType: 'DATA_MESSAGE', owner: '123456789010', logGroup: 'vpc-flow', logStream: 'eni-1235b8ca123456789-all', subscriptionFilters: ['f'], logEvents: lines.map((m, i) => ({ id: String(i), timestamp: 1418530010000, message: m })) };
+    writeFileSync(join(dir, 'sub.json.gz'), gzipSync(JSON.stringify(subscription) + JSON.stringify({ messageType: 'CONTROL_MESSAGE', logEvents: [{ message: 'CWL CONTROL MESSAGE: Checking health of destination' }] })));
+    writeFileSync(join(dir, 'events.json'), JSON.stringify({ events: [{ timestamp: 1, message: lines[0].replace('20641', '20642'), ingestionTime: 2 }], nextForwardToken: 'f/1' }, null, 2));
+    writeFileSync(join(dir, 'export.ndjson'), [lines[1].replace('49761', '49762'), 'garbage here'].map((m) => JSON.stringify({ timestamp: 1, message: m })).join('\n') + '\n');
+    const db = join(dir, 'db');
+    const s = await ingestPaths([dir], { db });
+    expect(s).toMatchObject({ files: 3, records: 4, quarantined: 1 });
+    const store = await openStore(db);
+    const q = await store.query('SELECT reason FROM quarantine');
+    await store.close();
+    expect(String(q.rows[0][0])).toMatch(/version: expected a number or "-", found "garbage"/);
+  });
+
+  it('reads AWS Parquet flow log files and quarantines values that do not fit', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'flows.parquet');
+    const duck = await DuckDBInstance.create(':memory:');
+    const conn = await duck.connect();
+    await conn.run(`COPY (SELECT * FROM (VALUES
+        (2, '123456789010', 'eni-1', '10.0.0.1', '10.0.0.2', 1234, 443, 6, 10::BIGINT, 840::BIGINT, 1700000000::BIGINT, 1700000060::BIGINT, 'ACCEPT', 'OK', 'vpc-9'),
+        (2, '123456789010', 'eni-1', 'not-an-ip', '10.0.0.2', 1234, 443, 6, 10, 840, 1700000000, 1700000060, 'ACCEPT', 'OK', 'vpc-9'),
+        (2, '123456789010', 'eni-1', NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1700000000, 1700000060, NULL, 'NODATA', 'vpc-9'))
+      AS t(version, account_id, interface_id, srcaddr, dstaddr, srcport, dstport, protocol, packets, bytes, start, "end", action, log_status, vpc_id))
+      TO '${file}' (FORMAT parquet)`);
+    conn.closeSync();
+    duck.closeSync();
+    const db = join(dir, 'db');
+    const s = await ingestPaths([file], { db });
+    expect(s).toMatchObject({ records: 2, ok: 1, nodata: 1, quarantined: 1 });
+    const store = await openStore(db);
+    const rs = await store.query('SELECT srcaddr, dstaddr_v4, vpc_id, log_status FROM flows ORDER BY log_status DESC');
+    const q = await store.query('SELECT line, reason FROM quarantine');
+    await store.close();
+    expect(rs.rows).toEqual([
+      ['10.0.0.1', 167772162, 'vpc-9', 'OK'],
+      [null, null, 'vpc-9', 'NODATA'],
+    ]);
+    expect(q.rows).toEqual([[2n, 'srcaddr: expected an IPv4 or IPv6 address']]);
+  });
+
+  it('keeps the good lines of a truncated gzip and quarantines the damage', async () => {
+    const dir = tempDir();
+    const gz = gzipSync(v2Lines(5000));
+    writeFileSync(join(dir, 'cut.log.gz'), gz.subarray(0, Math.floor(gz.length * 0.6)));
+    const db = join(dir, 'db');
+    const s = await ingestPaths([join(dir, 'cut.log.gz')], { db });
+    expect(s.records).toBeGreaterThan(1000);
+    expect(s.records).toBeLessThan(5000);
+    expect(s.quarantined).toBe(1);
+    const store = await openStore(db);
+    const q = await store.query('SELECT line, reason FROM quarantine');
+    const max = await store.query('SELECT max(start) - min(start) + 1, count(*) FROM flows');
+    await store.close();
+    expect(String(q.rows[0][1])).toMatch(/damaged gzip stream|cut short/);
+    // Every record before the damage landed, in order, none twice.
+    expect(max.rows[0]).toEqual([BigInt(s.records), BigInt(s.records)]);
+    expect(Number(q.rows[0][0])).toBe(s.records + 2);
+  });
+
+  it('reads stdin, and the same bytes twice store once', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'db');
+    const text = v2Lines(300);
+    const first = await ingestStream(Readable.from([Buffer.from(text)]), 'stdin', { db });
+    const second = await ingestStream(Readable.from([gzipSync(text)]), 'stdin', { db });
+    expect(first).toMatchObject({ records: 300, duplicates: 0 });
+    // gzip bytes differ from the text bytes, so the second is a new source: content identity is by bytes.
+    expect(second.records + second.duplicates).toBe(300);
+    const third = await ingestStream(Readable.from([Buffer.from(text)]), 'stdin', { db });
+    expect(third).toMatchObject({ records: 0, duplicates: 300 });
+    expect(readdirSync(join(db, 'ledger')).every((f) => !f.startsWith('stream-'))).toBe(true);
+  });
+
+  it('commits large inputs in chunks and counts per status', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'big.log'), v2Lines(10_000));
+    const db = join(dir, 'db');
+    const s = await ingestPaths([join(dir, 'big.log')], { db, batchRows: 1000 });
+    expect(s).toMatchObject({ records: 10_000, ok: 10_000 });
+    expect(await count(db, "action = 'REJECT'")).toBe(1000);
+    const ledger = JSON.parse(readFileSync(join(db, 'ledger', readdirSync(join(db, 'ledger'))[0]), 'utf8'));
+    expect(ledger).toMatchObject({ chunks: 10, done: true, records: 10_000, lines: 10_001 });
+  });
+});
