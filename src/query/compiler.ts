@@ -187,9 +187,12 @@ class Pipeline {
     }
     const p = this.v.param(re.pattern);
     this.v.regexes.push({ pattern: re.pattern, span: c.pattern.span });
-    // Extract once, in a subquery, rather than at every use of the new fields.
-    const cols = targets.map((t, i) => ({ ...t, col: `__p${this.subqueries + 1}_${i + 1}` }));
-    this.wrap(['*', ...cols.map((t) => `${this.v.parseField(src, p, t.index).sql} AS ${this.v.ident(t.col)}`)].join(', '));
+    // Extract once, in subqueries (the text, then the captures), not at every use of the fields.
+    const n = this.subqueries + 1;
+    const text = /^"[A-Za-z0-9_]+"$/.test(src) ? src : this.v.ident(`__p${n}_text`);
+    if (text !== src) this.wrap(`*, ${src} AS ${text}`);
+    const cols = targets.map((t, i) => ({ ...t, col: `__p${n}_${i + 1}` }));
+    this.wrap(['*', ...cols.map((t) => `${this.v.parseField(text, p, t.index).sql} AS ${this.v.ident(t.col)}`)].join(', '));
     for (const t of cols) this.scope.define(t.name, { sql: this.v.ident(t.col), type: 'str' });
   }
 

@@ -69,29 +69,24 @@ export class DuckDbVisitor extends SqlVisitor {
     return `(CASE WHEN abs(${ms}) < ${MAX_MS} THEN CAST(epoch_ms(date_trunc('${part}', epoch_ms(CAST(floor(${ms}) AS BIGINT)))) AS DOUBLE) END)`;
   }
   protected ipv4Int(text: string): string {
-    const octet = (i: number) => `TRY_CAST(split_part(${text}, '.', ${i}) AS BIGINT)`;
-    return `(CASE WHEN regexp_full_match(${text}, ${this.strLit(IPV4_PATTERN)}) THEN ${octet(1)} * 16777216 + ${octet(2)} * 65536 + ${octet(3)} * 256 + ${octet(4)} END)`;
+    const octet = (i: number) => `TRY_CAST(split_part(__a, '.', ${i}) AS BIGINT)`;
+    const body = `CASE WHEN regexp_full_match(__a, ${this.strLit(IPV4_PATTERN)}) THEN ${octet(1)} * 16777216 + ${octet(2)} * 65536 + ${octet(3)} * 256 + ${octet(4)} END`;
+    return `list_transform([${text}], lambda __a: ${body})[1]`;
   }
   protected ipv6Hex(text: string): string {
-    // Lambdas bind each intermediate once: __h the lower-cased text, __t the text with an
-    // IPv4 tail turned into two hex groups, __p the halves around `::`, __g the 8 groups.
-    const v4tail = this.ipv4Int(`regexp_extract(__h, '[0-9.]+$')`);
-    const tailFixed =
-      `CASE WHEN regexp_full_match(__h, ${this.strLit('.*:' + IPV4_PATTERN)}) ` +
-      `THEN regexp_extract(__h, '^(.*:)', 1) || printf('%x:%x', ${v4tail} // 65536, ${v4tail} % 65536) ELSE __h END`;
-    const side = (i: number) => `(CASE WHEN __p[${i}] = '' THEN []::VARCHAR[] ELSE string_split(__p[${i}], ':') END)`;
+    // Lambdas bind each step once: __h the lower-cased text; __v an IPv4 tail as an integer,
+    // rewritten as two hex groups (__t); __s the groups on each side of `::`; __g all 8.
+    const tail = `list_transform([${this.ipv4Int(`regexp_extract(__h, '[0-9.]+$')`)}], lambda __v: printf('%x:%x', __v // 65536, __v % 65536))[1]`;
+    const noTail = `CASE WHEN regexp_full_match(__h, ${this.strLit('.*:' + IPV4_PATTERN)}) THEN regexp_extract(__h, '^(.*:)', 1) || ${tail} ELSE __h END`;
+    const sides = `list_transform(string_split(__t, '::'), lambda __x: CASE WHEN __x = '' THEN []::VARCHAR[] ELSE string_split(__x, ':') END)`;
     const groups =
-      `CASE WHEN len(__p) = 1 THEN string_split(__p[1], ':') ` +
-      `WHEN len(__p) = 2 AND len(${side(1)}) + len(${side(2)}) <= 7 ` +
-      `THEN ${side(1)} || list_transform(range(8 - len(${side(1)}) - len(${side(2)})), lambda __i: '0') || ${side(2)} END`;
-    const joined =
+      `CASE WHEN len(__s) = 1 THEN __s[1] WHEN len(__s) = 2 AND len(__s[1]) + len(__s[2]) <= 7 ` +
+      `THEN __s[1] || list_transform(range(8 - len(__s[1]) - len(__s[2])), lambda __i: '0') || __s[2] END`;
+    const hex =
       `CASE WHEN len(__g) = 8 AND list_bool_and(list_transform(__g, lambda __x: regexp_full_match(__x, '[0-9a-f]{1,4}'))) ` +
       `THEN array_to_string(list_transform(__g, lambda __x: lpad(__x, 4, '0')), '') END`;
-    const expand = `list_transform([string_split(__t, '::')], lambda __p: list_transform([${groups}], lambda __g: ${joined})[1])[1]`;
-    return (
-      `list_transform([lower(${text})], lambda __h: list_transform([${tailFixed}], ` +
-      `lambda __t: CASE WHEN regexp_full_match(__t, '[0-9a-f:]{2,39}') THEN ${expand} END)[1])[1]`
-    );
+    const let1 = (value: string, name: string, body: string) => `list_transform([${value}], lambda ${name}: ${body})[1]`;
+    return let1(`lower(${text})`, '__h', let1(noTail, '__t', `CASE WHEN regexp_full_match(__t, '[0-9a-f:]{2,39}') THEN ${let1(sides, '__s', let1(groups, '__g', hex))} END`));
   }
   protected ipv6HexBound(hex: string): string {
     return this.strLit(hex.toLowerCase());
