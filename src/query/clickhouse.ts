@@ -8,6 +8,7 @@ const RENAMES: Readonly<Record<string, string>> = {
   ln: 'log',
   replace: 'replaceAll',
   stddev_samp: 'stddevSamp',
+  starts_with: 'startsWith',
 };
 
 /** Timestamps ClickHouse's DateTime64 can hold comfortably, in epoch milliseconds. */

@@ -1,4 +1,4 @@
-import { DEFAULT_FIELDS, DERIVED_COLUMNS, FIELDS, fieldByName, storedType } from '../schema/columns.ts';
+import { DEFAULT_FIELDS, DERIVED_COLUMNS, FIELDS, VIEW_COLUMNS, fieldByName, storedType } from '../schema/columns.ts';
 import type { Entry, Sql, SqlType } from './scope.ts';
 
 /** A column of the `flows` view: its name and its DuckDB type (as `DESCRIBE flows` prints it). */
@@ -7,10 +7,10 @@ export interface ColumnInfo {
   readonly type: string;
 }
 
-/** The store's columns when the caller does not say: every field, the derived columns and `date`. */
+/** The `flows` view's columns when the caller does not say: every field, the derived and view columns, `date`. */
 export const DEFAULT_COLUMNS: readonly ColumnInfo[] = Object.freeze([
   ...FIELDS.map((d) => ({ name: d.column, type: storedType(d) })),
-  ...DERIVED_COLUMNS.map((d) => ({ name: d.column, type: d.duckType })),
+  ...[...DERIVED_COLUMNS, ...VIEW_COLUMNS].map((d) => ({ name: d.column, type: d.duckType })),
   { name: 'date', type: 'DATE' },
 ]);
 
@@ -67,12 +67,11 @@ export function baseFields(columns: readonly ColumnInfo[], d: FieldDialect): Map
     const ident = d.ident(c.name);
     const sql: Sql = t === 'other' ? { sql: d.toText({ sql: ident, type: 'str' }), type: 'str' } : { sql: ident, type: t, column: c.name };
     byName.set(c.name.toLowerCase(), sql);
-    add(c.name, sql);
+    // The Insights spelling first: it is the name suggestions show.
     const def = fieldByName(c.name);
-    if (def) {
-      add(def.field, sql);
-      if (def.insightsName) add(def.insightsName, sql);
-    }
+    if (def?.insightsName) add(def.insightsName, sql);
+    add(c.name, sql);
+    if (def) add(def.field, sql);
   }
   const start = byName.get('start');
   if (start) add('@timestamp', { sql: d.secondsToMillis(start.sql), type: 'time' });

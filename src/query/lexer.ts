@@ -155,7 +155,7 @@ export class Lexer {
     const m = /^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?/.exec(s.slice(start))!;
     let end = start + m[0].length;
     const num = Number(m[0]);
-    if (!Number.isFinite(num)) this.fail(`number \`${m[0]}\` is too large`, start, end);
+    if (!Number.isFinite(num)) this.fail(`number \`${m[0].length > 24 ? m[0].slice(0, 20) + '...' : m[0]}\` is too large`, start, end);
     if (end < s.length && /[A-Za-z]/.test(s[end])) {
       let uend = end;
       while (uend < s.length && /[A-Za-z]/.test(s[uend])) uend++;

@@ -94,7 +94,7 @@ class Parser {
     if (t.kind !== 'ident') this.fail(`expected a command (${COMMAND_NAMES.join(', ')}) but found ${describe(t)}`);
     const name = t.value.toLowerCase();
     if (!(COMMAND_NAMES as readonly string[]).includes(name)) {
-      this.fail(`unknown command \`${t.value}\`${suggestion(t.value, COMMAND_NAMES)}`);
+      this.fail(`unknown command \`${t.value}\`${suggestion(t.value, COMMAND_NAMES) || `; expected one of ${COMMAND_NAMES.join(', ')}`}`);
     }
     this.take();
     const start = t.span.start;

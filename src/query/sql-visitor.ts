@@ -4,6 +4,7 @@ import { QueryError, suggestion } from './errors.ts';
 import type { FieldDialect } from './fields.ts';
 import { cidrBounds, type CidrBounds } from './ip-sql.ts';
 import { toRe2 } from './regex.ts';
+import { fieldByName } from '../schema/columns.ts';
 import type { Scope, Sql, SqlType } from './scope.ts';
 
 /**
@@ -378,14 +379,23 @@ export abstract class SqlVisitor implements FieldDialect {
     return { sql: this.cidrTest(addr, c, ctx), type: 'bool' };
   }
 
-  /** Fast path: srcaddr/dstaddr have a numeric IPv4 shadow column, so an IPv4 block is a range scan. */
+  /**
+   * Stored address columns hold canonical text, so an IPv4 block is first a text prefix test
+   * (whole octets; cheap, and storage can skip on it), then, for a partial octet, a range on
+   * the numeric IPv4 shadow column where the view has one.
+   */
   private cidrTest(addr: Sql, c: CidrBounds, ctx: ExprContext): string {
-    if (c.family === 4) {
-      const shadow = addr.column === 'srcaddr' || addr.column === 'dstaddr' ? ctx.scope.lookup(`${addr.column}_v4`) : undefined;
-      const x = shadow?.column === `${addr.column}_v4` ? shadow.sql : this.ipv4Int(this.toText(addr));
-      return `(${x} BETWEEN ${c.lo} AND ${c.hi})`;
-    }
-    return `(${this.ipv6Hex(this.toText(addr))} BETWEEN ${this.ipv6HexBound(c.lo)} AND ${this.ipv6HexBound(c.hi)})`;
+    if (c.family === 6) return `(${this.ipv6Hex(this.toText(addr))} BETWEEN ${this.ipv6HexBound(c.lo)} AND ${this.ipv6HexBound(c.hi)})`;
+    const stored = addr.column !== undefined && fieldByName(addr.column)?.kind === 'addr';
+    const prefix = Number(c.text.split('/')[1]);
+    const octets = Math.floor(prefix / 8);
+    const shadow = stored ? ctx.scope.lookup(`${addr.column}_v4`) : undefined;
+    const range = `(${shadow?.column === `${addr.column}_v4` ? shadow.sql : this.ipv4Int(this.toText(addr))} BETWEEN ${c.lo} AND ${c.hi})`;
+    if (!stored || octets === 0) return range;
+    const network = c.text.split('/')[0].split('.');
+    if (prefix === 32) return `(${addr.sql} = ${this.strLit(network.join('.'))})`;
+    const text = `${this.f('starts_with', addr.sql, this.strLit(network.slice(0, octets).join('.') + '.'))}`;
+    return prefix % 8 === 0 ? text : `(${text} AND ${range})`;
   }
 
   private aggregate(name: string, e: Call, ctx: ExprContext): Sql {
