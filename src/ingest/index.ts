@@ -8,6 +8,7 @@ import { ensureStore } from '../store/layout.ts';
 import { UserError } from '../util/errors.ts';
 import { readLedger, writeLedger, writeQuarantine, type LedgerEntry } from './ledger.ts';
 import { ingestParquet } from './parquet-input.ts';
+import { tryFastText } from './fast-text.ts';
 import { readCloudWatchJson, readTextLines } from './readers.ts';
 import { discover, fingerprint, sniff, sniffBytes, type SourceKind } from './sources.ts';
 import { ChunkPipeline, SourceIngestor, addCounts, zeroCounts, type Counts } from './source-ingestor.ts';
@@ -41,6 +42,18 @@ export interface IngestOptions {
   /** Records per committed chunk. */
   batchRows?: number;
   onProgress?: (p: IngestProgress) => void;
+  /** Parse every file with the JS parser (chunked commits) instead of trying DuckDB's reader first. */
+  noFastPath?: boolean;
+}
+
+/** Runs the DuckDB fast path for one file; true when the file landed whole. */
+async function fastText(writer: LakeWriter, path: string, kind: SourceKind, fields: readonly string[], entry: LedgerEntry, total: Counts): Promise<boolean> {
+  const counts = await tryFastText(writer, path, kind === 'gzip', fields, entry.fingerprint, `${entry.fingerprint}-0`);
+  if (!counts) return false;
+  Object.assign(entry, counts, { chunks: 1, done: true, finishedAt: new Date().toISOString() });
+  await writeLedger(writer.root, entry);
+  addCounts(total, counts);
+  return true;
 }
 
 export const DEFAULT_BATCH_ROWS = 1 << 18;
@@ -98,7 +111,6 @@ export async function ingestPaths(paths: readonly string[], opts: IngestOptions)
       if (known) summary.resumed_files++;
       const entry = known ?? newEntry(fp, f.path, f.size);
       const kind = await sniff(f.path);
-      const before = { ...total };
       if (kind === 'parquet') {
         const chunkId = `${fp}-0`;
         const { counts, quarantine } = await ingestParquet(writer, f.path, fp, chunkId).catch((err: unknown) => {
@@ -109,6 +121,8 @@ export async function ingestPaths(paths: readonly string[], opts: IngestOptions)
         for (const k of ['records', 'ok', 'nodata', 'skipdata', 'quarantined'] as const) entry[k] = counts[k];
         await writeLedger(opts.db, entry);
         addCounts(total, counts);
+        bytesDone += f.size;
+      } else if (!known && !opts.noFastPath && (kind === 'text' || kind === 'gzip') && (await fastText(writer, f.path, kind, fields, entry, total))) {
         bytesDone += f.size;
       } else {
         // Resumed files are re-read from the start: lines up to the ledger mark are skipped.
@@ -122,7 +136,6 @@ export async function ingestPaths(paths: readonly string[], opts: IngestOptions)
         addCounts(total, resumed);
         addCounts(total, ingestor.counts);
       }
-      void before;
       progress(f.path, true);
     }
     await pipeline.drain();

@@ -73,12 +73,11 @@ describe('ingest into the store', () => {
     expect(rs.rows[0][0]).toBe(0n);
   });
 
-  it('partitions by the UTC day of the record window', async () => {
-    const rs = await store.query('SELECT date::VARCHAR AS d, count(*) FROM flows GROUP BY d ORDER BY d');
+  it('files each chunk under the UTC day of its earliest window (as AWS files objects by delivery day)', async () => {
+    const rs = await store.query('SELECT date::VARCHAR AS d, count(*), min(start) FROM flows GROUP BY d ORDER BY d');
     expect(rs.rows).toEqual([
-      ['2014-12-14', 2n],
-      ['2015-05-10', 2n],
-      ['2023-11-14', 3n],
+      ['2014-12-14', 4n, 1418530010n],
+      ['2023-11-14', 3n, 1700000000n],
     ]);
   });
 
@@ -95,6 +94,40 @@ GROUP BY srcaddr, dstaddr, dstport, action ORDER BY total_bytes DESC LIMIT 20;`)
     const again = await ingestPaths([join(dir, 'AWSLogs')], { db });
     expect(again).toMatchObject({ files: 2, records: 0, duplicates: 7, skipped_files: 2 });
     expect(await count(db)).toBe(7);
+  });
+});
+
+describe('the DuckDB fast path and the JS parser store the same rows', () => {
+  it.each([
+    ['default v2 with NODATA/SKIPDATA', docExamples],
+    ['custom v5 with IPv6 and NAT addresses', customV5],
+  ])('%s', async (_name, text) => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'x.log.gz'), gzipSync(text));
+    const rows: unknown[][][] = [];
+    for (const noFastPath of [false, true]) {
+      const db = join(dir, `db-${noFastPath}`);
+      const s = await ingestPaths([join(dir, 'x.log.gz')], { db, noFastPath });
+      expect(s.quarantined).toBe(0);
+      const store = await openStore(db);
+      const rs = await store.query('SELECT * EXCLUDE (source_id) FROM flows ORDER BY ALL');
+      await store.close();
+      rows.push(rs.rows);
+    }
+    expect(rows[0].length).toBeGreaterThan(0);
+    expect(rows[0]).toEqual(rows[1]);
+  });
+
+  it('falls back to the JS parser when a line is bad, so the quarantine says line and column', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'x.log'), docExamples + '2 123456789010 eni-1 10.0.0.999 10.0.0.1 1 2 6 1 1 1 2 ACCEPT OK\n');
+    const db = join(dir, 'db');
+    const s = await ingestPaths([join(dir, 'x.log')], { db });
+    expect(s).toMatchObject({ records: 4, quarantined: 1 });
+    const store = await openStore(db);
+    const q = await store.query('SELECT line, "column", reason FROM quarantine');
+    await store.close();
+    expect(q.rows).toEqual([[6n, 22n, 'srcaddr: expected an IPv4 or IPv6 address or "-", found "10.0.0.999"']]);
   });
 });
 
@@ -198,7 +231,7 @@ describe('shapes a user holds', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'big.log'), v2Lines(10_000));
     const db = join(dir, 'db');
-    const s = await ingestPaths([join(dir, 'big.log')], { db, batchRows: 1000 });
+    const s = await ingestPaths([join(dir, 'big.log')], { db, batchRows: 1000, noFastPath: true });
     expect(s).toMatchObject({ records: 10_000, ok: 10_000 });
     expect(await count(db, "action = 'REJECT'")).toBe(1000);
     const ledger = JSON.parse(readFileSync(join(db, 'ledger', readdirSync(join(db, 'ledger'))[0]), 'utf8'));

@@ -1,17 +1,9 @@
 import { fieldByName, type FieldDef } from '../schema/columns.ts';
 import type { LakeWriter } from '../store/lake-writer.ts';
-import { STORED_COLUMNS } from '../store/schema-sql.ts';
+import { STORED_COLUMNS, addressValidSql } from '../store/schema-sql.ts';
 import { sqlIdent, sqlString } from '../store/sql-text.ts';
 import type { QuarantineEntry } from './ledger.ts';
 import type { Counts } from './source-ingestor.ts';
-
-/** SQL: the IPv4 text in `a` as an unsigned 32-bit integer, NULL when it is not dotted-quad. */
-function ipv4NumberSql(a: string): string {
-  const part = (i: number) => `split_part(${a}, '.', ${i})::BIGINT`;
-  return `CASE WHEN regexp_full_match(${a}, '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}') THEN (${part(1)} * 16777216 + ${part(2)} * 65536 + ${part(3)} * 256 + ${part(4)})::UINTEGER END`;
-}
-
-const IPV6_SHAPE = `'[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*'`;
 
 /**
  * Ingests an AWS Parquet flow log file (columns named like Athena's, `account_id`, or like the
@@ -52,8 +44,7 @@ export async function ingestParquet(
       }
       case 'addr':
         exprs.set(column, raw);
-        checks.push(`CASE WHEN ${raw} IS NOT NULL AND ${ipv4NumberSql(raw)} IS NULL AND NOT regexp_full_match(${raw}, ${IPV6_SHAPE}) THEN ${sqlString(`${def.field}: expected an IPv4 or IPv6 address`)} END`);
-        if (column === 'srcaddr' || column === 'dstaddr') exprs.set(`${column}_v4`, ipv4NumberSql(raw));
+        checks.push(`CASE WHEN NOT ${addressValidSql(raw)} THEN ${sqlString(`${def.field}: expected an IPv4 or IPv6 address`)} END`);
         break;
       case 'action':
         exprs.set(column, raw);
@@ -73,11 +64,11 @@ export async function ingestParquet(
   exprs.set('source_id', '$source');
   const problem = `coalesce(${checks.length ? checks.join(', ') : 'NULL'}, NULL)`;
   const present = STORED_COLUMNS.filter((c) => exprs.has(c.column));
-  const startExpr = exprs.get('start') ?? exprs.get('end') ?? 'epoch(now())::BIGINT';
-  const select =
-    `SELECT ${present.map((c) => `${exprs.get(c.column)}::${c.duckType} AS ${sqlIdent(c.column)}`).join(', ')}, ` +
-    `CAST(to_timestamp(coalesce(${startExpr}, epoch(now())::BIGINT)) AS DATE) AS "date" FROM ${src} WHERE ${problem} IS NULL`;
-  await writer.place(chunkId, undefined, (target) => writer.copy(select, target, sourceId));
+  const startExpr = exprs.get('start') ?? exprs.get('end') ?? 'NULL::BIGINT';
+  const select = `SELECT ${present.map((c) => `${exprs.get(c.column)}::${c.duckType} AS ${sqlIdent(c.column)}`).join(', ')} FROM ${src} WHERE ${problem} IS NULL`;
+  const [[first]] = (await conn.runAndReadAll(`SELECT min(${startExpr}) FROM ${src}`)).getRows();
+  const day = first === null ? Math.floor(Date.now() / 86400000) : Math.floor(Number(first) / 86400);
+  await writer.place(chunkId, day, (target) => writer.copy(select, target, sourceId));
   const bad = await conn.runAndReadAll(`SELECT file_row_number + 1 AS line, ${problem} AS reason FROM ${src} WHERE ${problem} IS NOT NULL LIMIT 100000`);
   const quarantine = bad.getRows().map((r) => ({ line: Number(r[0]), reason: String(r[1]) }));
   const statusCol = known.get('log_status')?.name;

@@ -131,8 +131,8 @@ export const DEFAULT_FIELDS: readonly string[] = FIELDS.filter((d) => d.version 
 export const DEFAULT_FORMAT = DEFAULT_FIELDS.map((n) => '${' + n + '}').join(' ');
 
 /**
- * Columns flowlens adds to every stored row (beyond the AWS fields). The numeric IPv4 shadows
- * make CIDR filters range comparisons; `extra` keeps fields no version names yet, as JSON.
+ * Columns flowlens adds to every stored row (beyond the AWS fields): `extra` keeps fields no
+ * version names yet, as JSON; `source_id` names the ingested object the row came from.
  */
 export interface StoredColumnDef {
   readonly column: string;
@@ -141,8 +141,6 @@ export interface StoredColumnDef {
 }
 
 export const DERIVED_COLUMNS: readonly StoredColumnDef[] = Object.freeze([
-  { column: 'srcaddr_v4', duckType: 'UINTEGER', description: 'srcaddr as an unsigned 32-bit integer when it is IPv4' },
-  { column: 'dstaddr_v4', duckType: 'UINTEGER', description: 'dstaddr as an unsigned 32-bit integer when it is IPv4' },
   { column: 'extra', duckType: 'VARCHAR', description: 'JSON object of fields not in the column list (kept, not rejected)' },
   { column: 'source_id', duckType: 'VARCHAR', description: 'Fingerprint of the ingested object the row came from' },
 ]);
@@ -183,3 +181,12 @@ export function formatVersion(fields: readonly string[]): number {
 export const INSIGHTS_NAMES: ReadonlyMap<string, string> = new Map(
   FIELDS.filter((d) => d.insightsName).map((d) => [d.insightsName!.toLowerCase(), d.column]),
 );
+
+/**
+ * Columns the `flows` view computes from stored ones (not stored: computing them at query time
+ * costs less than writing them at ingest).
+ */
+export const VIEW_COLUMNS: readonly StoredColumnDef[] = Object.freeze([
+  { column: 'srcaddr_v4', duckType: 'UINTEGER', description: 'srcaddr as an unsigned 32-bit integer when it is IPv4, else NULL' },
+  { column: 'dstaddr_v4', duckType: 'UINTEGER', description: 'dstaddr as an unsigned 32-bit integer when it is IPv4, else NULL' },
+]);

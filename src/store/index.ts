@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { UserError } from '../util/errors.ts';
-import { athenaViewSql, emptyFlowsDdl } from './schema-sql.ts';
+import { athenaViewSql, emptyFlowsDdl, ipv4NumberSql } from './schema-sql.ts';
 import { sqlString } from './sql-text.ts';
 import { STORE_MARKER } from './layout.ts';
 import { checkReadOnly } from './read-only.ts';
@@ -44,7 +44,8 @@ export async function openStore(path: string, opts: { threads?: number; memoryLi
   const conn = await instance.connect();
   const flowsGlob = join(root, 'flows', '*', '*.parquet');
   await conn.run(
-    `CREATE VIEW flows AS SELECT * FROM read_parquet(${sqlString(flowsGlob)}, hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE})`,
+    `CREATE VIEW flows AS SELECT *, ${ipv4NumberSql('srcaddr')} AS srcaddr_v4, ${ipv4NumberSql('dstaddr')} AS dstaddr_v4 ` +
+      `FROM read_parquet(${sqlString(flowsGlob)}, hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE})`,
   );
   await conn.run(athenaViewSql('flows'));
   const quarantineGlob = join(root, 'quarantine', '*.jsonl');

@@ -1,4 +1,4 @@
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import duckdb from '@duckdb/node-bindings';
 import { DuckDBInstance, VARCHAR, type DuckDBConnection } from '@duckdb/node-api';
@@ -9,15 +9,13 @@ import { sqlIdent, sqlString } from './sql-text.ts';
 /** DuckDB's vector size: data chunks hold at most this many rows. */
 const CHUNK_ROWS = 2048;
 
-type StageType = 'INTEGER' | 'UINTEGER' | 'BIGINT' | 'DATE' | 'ACTION' | 'STATUS';
+type StageType = 'INTEGER' | 'BIGINT' | 'ACTION' | 'STATUS';
 type Typed = Int32Array | Uint32Array | BigInt64Array | Uint8Array;
 
 /** Staging types and their DuckDB logical types (ENUMs store a one-byte index, as our arrays do). */
 const STAGE_SQL: Record<StageType, string> = {
   INTEGER: 'INTEGER',
-  UINTEGER: 'UINTEGER',
   BIGINT: 'BIGINT',
-  DATE: 'DATE',
   ACTION: `ENUM(${ACTIONS.map((a) => sqlString(a)).join(', ')})`,
   STATUS: `ENUM(${STATUSES.map((a) => sqlString(a)).join(', ')})`,
 };
@@ -60,7 +58,7 @@ interface StageShape {
 export class LakeWriter {
   private shapes = new Map<string, StageShape>();
   private constructor(
-    private readonly root: string,
+    readonly root: string,
     private readonly instance: DuckDBInstance,
     private readonly conn: DuckDBConnection,
     readonly compression: string,
@@ -114,10 +112,6 @@ export class LakeWriter {
         case 'addr':
           cols.push({ name: `${name}__code`, type: 'INTEGER', data: (b) => col(b).i32 });
           exprs.set(name, dictJoin(ci, `${name}__code`));
-          if (name === 'srcaddr' || name === 'dstaddr') {
-            cols.push({ name: `${name}__v4`, type: 'UINTEGER', data: (b) => col(b).u32!, validity: col });
-            exprs.set(`${name}_v4`, `s.${sqlIdent(name + '__v4')}`);
-          }
           break;
       }
     });
@@ -125,12 +119,10 @@ export class LakeWriter {
       cols.push({ name: 'extra', type: 'INTEGER', data: (b) => b.extra });
       exprs.set('extra', dictJoin(-1, 'extra', 'dx'));
     }
-    cols.push({ name: 'date', type: 'DATE', data: (b) => b.day });
     exprs.set('source_id', '$source');
     // Only the columns this format has: all-NULL columns would double the Parquet write cost.
     const present = STORED_COLUMNS.filter((c) => exprs.has(c.column));
     const select = present.map((c) => `${exprs.get(c.column)} AS ${sqlIdent(c.column)}`);
-    select.push('s."date"');
     const copySelect = `SELECT ${select.join(', ')} FROM ${table} s ${joins.join(' ')}`;
     shape = { table, cols, copySelect, columns: present.map((c) => c.column) };
     this.shapes.set(key, shape);
@@ -155,42 +147,32 @@ export class LakeWriter {
     await conn.run(`DELETE FROM ${shape.table}`);
     await conn.run('DELETE FROM dict');
     await this.appendBatch(conn, shape, batch);
-    const days = dayRange(batch);
-    return this.place(chunkId, days.min === days.max ? days.min : undefined, (target, partitioned) =>
-      this.copy(partitioned ? shape.copySelect : shape.copySelect.replace(', s."date" FROM', ' FROM'), target, sourceId),
-    );
+    return this.place(chunkId, firstDay(batch), (target) => this.copy(shape.copySelect, target, sourceId));
   }
 
   /**
-   * Runs a COPY into a scratch folder and renames its files into `flows/date=.../`. With a
-   * known single day a plain COPY to one file skips the partitioner's work.
+   * Runs a COPY into a scratch file and renames it to `flows/date=<day>/<chunk>_0.parquet`.
+   * A chunk is filed under the UTC day of its earliest window, as AWS files an object under the
+   * day it was delivered: a query filters exactly on `start` and uses `date` only to skip files.
    */
-  async place(chunkId: string, singleDay: number | undefined, copy: (target: string, partitioned: boolean) => Promise<void>): Promise<string[]> {
-    const scratch = join(this.root, 'tmp', chunkId);
-    await rm(scratch, { recursive: true, force: true });
-    const placed: string[] = [];
-    const options = `FORMAT parquet, COMPRESSION ${this.compression}`;
-    if (singleDay !== undefined) {
-      const part = `date=${dayText(singleDay)}`;
-      await mkdir(scratch, { recursive: true });
-      const file = `${chunkId}_0.parquet`;
-      await copy(`TO ${sqlString(join(scratch, file))} (${options})`, false);
-      await mkdir(join(this.root, 'flows', part), { recursive: true });
-      await rename(join(scratch, file), join(this.root, 'flows', part, file));
-      placed.push(join('flows', part, file));
-    } else {
-      await copy(`TO ${sqlString(scratch)} (${options}, PARTITION_BY ("date"), FILENAME_PATTERN ${sqlString(chunkId + '_{i}')}, OVERWRITE_OR_IGNORE true)`, true);
-      for (const part of await readdir(scratch)) {
-        const destDir = join(this.root, 'flows', part);
-        await mkdir(destDir, { recursive: true });
-        for (const file of await readdir(join(scratch, part))) {
-          await rename(join(scratch, part, file), join(destDir, file));
-          placed.push(join('flows', part, file));
-        }
-      }
-    }
-    await rm(scratch, { recursive: true, force: true });
-    return placed;
+  async place(chunkId: string, day: number, copy: (target: string) => Promise<void>): Promise<string[]> {
+    const scratch = join(this.root, 'tmp', `${chunkId}.parquet`);
+    await rm(scratch, { force: true });
+    await copy(`TO ${sqlString(scratch)} (FORMAT parquet, COMPRESSION ${this.compression})`);
+    const part = `date=${dayText(day)}`;
+    await mkdir(join(this.root, 'flows', part), { recursive: true });
+    const file = join('flows', part, `${chunkId}_0.parquet`);
+    await rename(scratch, join(this.root, file));
+    return [file];
+  }
+
+  /** Moves a placed file to the chunk's final name under another day. */
+  async move(placed: string, chunkId: string, day: number): Promise<string> {
+    const part = `date=${dayText(day)}`;
+    await mkdir(join(this.root, 'flows', part), { recursive: true });
+    const file = join('flows', part, `${chunkId}_0.parquet`);
+    await rename(join(this.root, placed), join(this.root, file));
+    return file;
   }
 
   /** Runs `COPY (select) target` with $source bound. */
@@ -261,16 +243,12 @@ function rawConnection(conn: DuckDBConnection): duckdb.Connection {
   return (conn as unknown as { connection: duckdb.Connection }).connection;
 }
 
-function dayRange(batch: ColumnBatch): { min: number; max: number } {
+/** The earliest partition day among the batch's rows. */
+function firstDay(batch: ColumnBatch): number {
   let min = Infinity;
-  let max = -Infinity;
   const day = batch.day;
-  for (let i = 0; i < batch.length; i++) {
-    const d = day[i];
-    if (d < min) min = d;
-    if (d > max) max = d;
-  }
-  return { min, max };
+  for (let i = 0; i < batch.length; i++) if (day[i] < min) min = day[i];
+  return min === Infinity ? Math.floor(Date.now() / 86400000) : min;
 }
 
 /** YYYY-MM-DD of a day number (days since 1970-01-01, UTC). */

@@ -19,9 +19,13 @@ export function emptyFlowsDdl(name: string): string {
   return `CREATE OR REPLACE TABLE ${sqlIdent(name)} (${cols.join(', ')})`;
 }
 
-/** DuckDB SQL that formats an unsigned 32-bit integer expression as dotted-quad text. */
-export function ipv4TextSql(x: string): string {
-  return `concat(((${x}) >> 24)::VARCHAR, '.', (((${x}) >> 16) & 255)::VARCHAR, '.', (((${x}) >> 8) & 255)::VARCHAR, '.', ((${x}) & 255)::VARCHAR)`;
+/**
+ * DuckDB SQL: dotted-quad text in `a` as an unsigned 32-bit integer, NULL when not IPv4. Stored
+ * addresses are valid already (the parser checked them), so a shape test is enough.
+ */
+export function ipv4NumberSql(a: string): string {
+  const part = (i: number) => `TRY_CAST(split_part(${a}, '.', ${i}) AS UTINYINT)::UINTEGER`;
+  return `CASE WHEN NOT contains(${a}, ':') THEN ${part(1)} * 16777216 + ${part(2)} * 65536 + ${part(3)} * 256 + ${part(4)} END`;
 }
 
 /**
@@ -34,4 +38,18 @@ export function athenaViewSql(source: string): string {
     return t === storedType(d) ? sqlIdent(d.column) : `CAST(${sqlIdent(d.column)} AS ${t}) AS ${sqlIdent(d.column)}`;
   });
   return `CREATE OR REPLACE VIEW vpc_flow_logs AS SELECT ${cols.join(', ')}, "date" FROM ${source}`;
+}
+
+const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+
+/**
+ * DuckDB SQL: true when `a` is NULL, strict dotted-quad IPv4, or IPv6 already in the canonical
+ * form the parser writes (lower case, no leading zeros, `::` for zero runs), so stored text is
+ * the same whichever path ingested it.
+ */
+export function addressValidSql(a: string): string {
+  return (
+    `(${a} IS NULL OR regexp_full_match(${a}, '${OCTET}(\\.${OCTET}){3}') OR ` +
+    `(regexp_full_match(${a}, '[0-9a-f:]*:[0-9a-f:]*') AND length(${a}) <= 39 AND NOT regexp_matches(${a}, '(^|:)0[0-9a-f]|(^|:)0:0(:|$)|:::|::.*::|[0-9a-f]{5}')))`
+  );
 }

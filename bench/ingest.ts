@@ -1,0 +1,86 @@
+/**
+ * bench:ingest — N million synthetic v2 records as .log.gz (default 5 M) → `flowlens ingest`,
+ * against DuckDB's own read_csv of the same file into a table, in the same run.
+ * Prints records/s, peak RSS of the ingest process, and the ratios.
+ *   npm run bench:ingest -- --millions 5
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { writeSyntheticV2 } from './synthetic.ts';
+
+const args = process.argv.slice(2);
+const arg = (name: string, dflt: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const millions = Number(arg('millions', '5'));
+const records = Math.round(millions * 1_000_000);
+const work = join(process.cwd(), '.bench');
+mkdirSync(work, { recursive: true });
+const file = join(work, `synthetic-v2-${records}.log.gz`);
+
+if (!existsSync(file)) {
+  const t = performance.now();
+  await writeSyntheticV2(file, records);
+  console.log(`generated ${records} records in ${((performance.now() - t) / 1000).toFixed(1)} s → ${file} (${(statSync(file).size / 1e6).toFixed(0)} MB)`);
+}
+
+/** Runs a command, sampling its resident memory; returns wall seconds, peak RSS and stdout. */
+async function measure(cmd: string, argv: string[]): Promise<{ seconds: number; peakMb: number; stdout: string }> {
+  const t = performance.now();
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  let peak = 0;
+  const timer = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+    } catch {
+      // the process has exited between samples
+    }
+  }, 50);
+  const code = await new Promise<number>((r) => child.on('exit', (c) => r(c ?? 1)));
+  clearInterval(timer);
+  if (code !== 0) throw new Error(`${cmd} ${argv.join(' ')} exited with ${code}`);
+  return { seconds: (performance.now() - t) / 1000, peakMb: peak, stdout };
+}
+
+// 1. flowlens ingest (the real CLI, in its own process so its memory is its own).
+const db = join(work, 'bench-store');
+rmSync(db, { recursive: true, force: true });
+const ours = await measure(process.execPath, ['bin/flowlens.js', 'ingest', file, '--db', db, '--format', 'json', '--no-progress']);
+const summary = JSON.parse(ours.stdout);
+if (summary.records + summary.quarantined !== records) throw new Error(`expected ${records} records, got ${JSON.stringify(summary)}`);
+
+// 2. DuckDB's own read_csv of the same file, into an in-memory table and into a database file.
+async function baseline(target: string): Promise<number> {
+  rmSync(target, { force: true });
+  rmSync(`${target}.wal`, { force: true });
+  const inst = await DuckDBInstance.create(target, { threads: '2' });
+  const conn = await inst.connect();
+  const t = performance.now();
+  await conn.run(`CREATE TABLE t AS SELECT * FROM read_csv('${file}', delim = ' ', header = true, nullstr = '-')`);
+  if (target !== ':memory:') await conn.run('CHECKPOINT');
+  const seconds = (performance.now() - t) / 1000;
+  conn.closeSync();
+  inst.closeSync();
+  return seconds;
+}
+const inMemory = await baseline(':memory:');
+const dbFile = join(work, 'bench-baseline.duckdb');
+const onDisk = await baseline(dbFile);
+rmSync(dbFile, { force: true });
+
+const rate = (s: number) => Math.round(records / s).toLocaleString('en-US');
+console.log(`\ningest of ${records.toLocaleString('en-US')} gzip v2 records (${(statSync(file).size / 1e6).toFixed(0)} MB .log.gz), 2-core machine`);
+console.log(`  flowlens ingest (process wall, incl. startup) ${ours.seconds.toFixed(2)} s   ${rate(ours.seconds)} records/s   peak RSS ${ours.peakMb.toFixed(0)} MB`);
+console.log(`  flowlens ingest (its own clock)               ${summary.seconds.toFixed(2)} s   ${rate(summary.seconds)} records/s`);
+console.log(`  DuckDB read_csv → in-memory table             ${inMemory.toFixed(2)} s   ${rate(inMemory)} records/s`);
+console.log(`  DuckDB read_csv → table in a database file    ${onDisk.toFixed(2)} s   ${rate(onDisk)} records/s`);
+console.log(`  ratio vs read_csv → database file (target >= 1): ${(onDisk / ours.seconds).toFixed(2)}`);
+console.log(`  ratio vs read_csv → in-memory table:             ${(inMemory / ours.seconds).toFixed(2)}`);
+console.log(`  targets: >= 1,000,000 records/s: ${records / ours.seconds >= 1e6 ? 'met' : 'NOT met'}; <= 1 GB RSS: ${ours.peakMb <= 1024 ? 'met' : 'NOT met'}`);
+rmSync(db, { recursive: true, force: true });

