@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { writeSyntheticV2 } from './synthetic.ts';
+import { writeSyntheticV2 } from '../src/ingest/sample.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: string) => {

@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
-import { DEFAULT_FIELDS } from '../src/schema/columns.ts';
+import { DEFAULT_FIELDS } from '../schema/columns.ts';
 
 /**
  * Writes N synthetic default-format (v2) records as one .log.gz with AWS's header line, shaped
