@@ -10,7 +10,6 @@ const COMMANDS: ReadonlyArray<{ name: string; summary: string; load: () => Promi
   { name: 'ingest', summary: 'ingest flow log files, folders or stdin into the store', load: () => import('./ingest.ts') },
   { name: 'sql', summary: 'run read-only SQL over the store', load: () => import('./sql.ts') },
   { name: 'query', summary: 'run a CloudWatch Logs Insights query over the store', load: () => import('./query.ts') },
-  { name: 'emulate', summary: 'emulate a VPC and write its flow logs in the AWS S3 layout', load: () => import('./emulate.ts') },
   { name: 'demo', summary: 'generate a sample, ingest it and show what flowlens answers', load: () => import('./demo.ts') },
 ];
 
