@@ -1,0 +1,229 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { UserError } from '../util/errors.ts';
+import { FormatError, parseFormatString } from '../schema/format.ts';
+import { EmulateOptions, type Delivery, type EmulateOptionsIn } from './config.ts';
+import { STATUS_NODATA, STATUS_SKIPDATA, type FlowTable } from './flow-table.ts';
+import type { FlowLogSpec, Topology } from './model.ts';
+import { Rng } from './prng.ts';
+import { LineRenderer } from './render.ts';
+import { resolveScenarios, type Label, type ScenarioRun } from './scenarios/index.ts';
+import { Roles } from './scenarios/kit.ts';
+import { createSink, type Sink } from './sinks/index.ts';
+import { TopologyTimeline } from './timeline.ts';
+import { loadTopology } from './topology.ts';
+import { TrafficDriver } from './traffic.ts';
+
+/** What a run wrote. */
+export interface EmulateResult {
+  records: number;
+  files: number;
+  seconds: number;
+  connections: number;
+  windows: number;
+  labels: Label[];
+  paths: string[];
+  out: string;
+  delivery: Delivery | 'per-flow-log';
+  start: number;
+  end: number;
+  interval: 60 | 600;
+}
+
+/** The tick the driver advances by: the shortest window AWS uses. */
+const TICK = 60;
+
+/**
+ * Emulates a VPC and writes its flow logs. Deterministic: the same options and seed give the
+ * same bytes.
+ * @example await emulate({ scenarios: ['web-app', 'ssh-brute-force'], duration: 3600, out: './flowlogs', seed: 7 })
+ */
+export async function emulate(input: EmulateOptionsIn = {}): Promise<EmulateResult> {
+  const parsed = EmulateOptions.safeParse(input);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0];
+    throw new UserError(`emulate: ${i.path.join('.') || 'options'}: ${i.message}`);
+  }
+  const o = parsed.data;
+  const began = performance.now();
+  const topo = await loadTopology(o.topology as string | object | undefined);
+  const flowLogs = overrideFlowLogs(topo, o.logFormat, o.interval);
+  const interval = flowLogs[0].interval;
+  const start = Math.floor(o.start / TICK) * TICK;
+  const end = o.start + o.duration;
+
+  const runs: ScenarioRun[] = [];
+  if (!o.pcap) {
+    const roles = new Roles(topo);
+    for (const def of resolveScenarios(o.scenarios)) {
+      runs.push(def.create({ topo, rng: new Rng(o.seed, def.name), start: o.start, end, scale: o.scale, roles }));
+    }
+  }
+  const timeline = TopologyTimeline.build(topo, runs.flatMap((r) => r.changes ?? []));
+  const driver = new TrafficDriver(timeline, interval);
+  const writer = new WindowWriter(topo, flowLogs, driver, {
+    out: o.out,
+    seed: o.seed,
+    gzipLevel: o.gzipLevel,
+    maxObjectBytes: o.maxObjectBytes,
+    delivery: o.delivery,
+    firehoseUrl: o.firehoseUrl,
+  });
+
+  const step = async (tick: number) => {
+    await writer.flush(0, tick, tick + TICK);
+    const next = tick + TICK;
+    if (interval === 600 && (next % 600 === 0 || next >= end)) await writer.flush(1, Math.floor(tick / 600) * 600, Math.floor(tick / 600) * 600 + 600);
+  };
+  if (o.pcap) {
+    const { replayCapture } = await import('./pcap/replay.ts');
+    await replayCapture(o.pcap, driver, step, TICK);
+  } else {
+    for (let tick = start; tick < end; tick += TICK) {
+      driver.beginTick(tick, tick + TICK);
+      for (const r of runs) r.tick(Math.max(tick, o.start), Math.min(tick + TICK, end), driver);
+      await step(tick);
+    }
+  }
+  const paths = await writer.close();
+  const labels = runs.flatMap((r) => r.labels);
+  if (o.labels) {
+    await mkdir(dirname(o.labels), { recursive: true });
+    await writeFile(o.labels, labels.map((l) => JSON.stringify(l) + '\n').join(''));
+  }
+  return {
+    records: writer.records,
+    files: paths.length,
+    seconds: Math.round(performance.now() - began) / 1000,
+    connections: driver.connections,
+    windows: writer.windows,
+    labels,
+    paths,
+    out: o.out,
+    delivery: o.delivery ?? 'per-flow-log',
+    start: o.start,
+    end,
+    interval,
+  };
+}
+
+/** Applies --log-format and --interval to every flow log; all flow logs must share one interval. */
+function overrideFlowLogs(topo: Topology, logFormat: string | undefined, interval: 60 | 600 | undefined): FlowLogSpec[] {
+  let fields: string[] | undefined;
+  if (logFormat !== undefined) {
+    try {
+      fields = parseFormatString(logFormat);
+    } catch (err) {
+      if (err instanceof FormatError) throw new UserError(`--log-format: ${err.message}`, { cause: err });
+      throw err;
+    }
+  }
+  const logs = topo.flowLogs.map((fl) => ({ ...fl, fields: fields ?? fl.fields, interval: interval ?? fl.interval }));
+  const intervals = new Set(logs.map((l) => l.interval));
+  if (intervals.size > 1) throw new UserError(`the topology's flow logs use different intervals (${[...intervals].join(', ')} s); the emulator runs one: pass --interval`);
+  topo.flowLogs = logs;
+  return logs;
+}
+
+interface WriterOptions {
+  out: string;
+  seed: number;
+  gzipLevel: number;
+  maxObjectBytes: number;
+  delivery?: Delivery;
+  firehoseUrl?: string;
+}
+
+/**
+ * Closes windows: adds NODATA for silent interfaces and SKIPDATA where an interface went over
+ * its capacity, filters rows per flow log (resource, traffic type) and hands them to sinks.
+ */
+class WindowWriter {
+  records = 0;
+  windows = 0;
+  private sinks = new Map<Delivery, Sink>();
+  private renderers: LineRenderer[];
+  private covers: Uint8Array[];
+  private logged: Uint8Array;
+  private counts: Int32Array;
+  private rows = new Int32Array(1024);
+
+  constructor(
+    private readonly topo: Topology,
+    private readonly flowLogs: FlowLogSpec[],
+    private readonly driver: TrafficDriver,
+    private readonly o: WriterOptions,
+  ) {
+    this.renderers = flowLogs.map((fl) => new LineRenderer(fl.fields, topo, driver.addrs, driver.serviceNames));
+    this.covers = flowLogs.map((fl) => Uint8Array.from(topo.enis.map((e) => (fl.resource === e.vpc.id || fl.resource === e.subnet.id || fl.resource === e.id ? 1 : 0))));
+    this.logged = Uint8Array.from(topo.enis.map((_, i) => (this.covers.some((c) => c[i]) ? 1 : 0)));
+    this.counts = new Int32Array(topo.enis.length);
+  }
+
+  private sinkFor(fl: FlowLogSpec): Sink {
+    const d: Delivery = this.o.delivery ?? (fl.destination.type === 's3' ? (fl.destination.fileFormat === 'parquet' ? 'parquet' : 's3') : fl.destination.type);
+    let s = this.sinks.get(d);
+    if (!s) {
+      // Without --delivery, a flow log's own Hive and Parquet settings apply.
+      const explicit = this.o.delivery !== undefined;
+      s = createSink(d, { out: this.o.out, topo: this.topo, seed: this.o.seed, gzipLevel: this.o.gzipLevel, maxObjectBytes: this.o.maxObjectBytes, firehoseUrl: this.o.firehoseUrl, hive: explicit ? d === 's3-hive' : undefined, parquet: explicit ? d === 'parquet' : undefined });
+      this.sinks.set(d, s);
+    }
+    return s;
+  }
+
+  async flush(cls: number, windowStart: number, windowEnd: number): Promise<void> {
+    const t: FlowTable = this.driver.tables[cls];
+    const n0 = t.size;
+    const counts = this.counts;
+    counts.fill(0);
+    const enis = this.topo.enis;
+    let skipping = false;
+    for (let r = 0; r < n0; r++) {
+      const c = ++counts[t.eni[r]];
+      const cap = enis[t.eni[r]].maxRecordsPerWindow;
+      if (cap !== undefined && c > cap) skipping = true;
+    }
+    let keep: Uint8Array | undefined;
+    if (skipping) {
+      // Past its capacity an interface's further flows are lost; one SKIPDATA record says so.
+      keep = new Uint8Array(n0).fill(1);
+      const seen = new Int32Array(enis.length);
+      for (let r = 0; r < n0; r++) {
+        const cap = enis[t.eni[r]].maxRecordsPerWindow;
+        if (cap !== undefined && ++seen[t.eni[r]] > cap) keep[r] = 0;
+      }
+    }
+    for (let i = 0; i < enis.length; i++) {
+      if (!this.logged[i] || this.driver.eniClass[i] !== cls) continue;
+      if (counts[i] === 0) t.addStatus(i, STATUS_NODATA, windowStart, windowEnd);
+      else if (enis[i].maxRecordsPerWindow !== undefined && counts[i] > enis[i].maxRecordsPerWindow!) t.addStatus(i, STATUS_SKIPDATA, windowStart, windowEnd);
+    }
+    const n = t.size;
+    if (this.rows.length < n) this.rows = new Int32Array(n * 2);
+    for (let f = 0; f < this.flowLogs.length; f++) {
+      const fl = this.flowLogs[f];
+      const cover = this.covers[f];
+      const want = fl.trafficType === 'ALL' ? -1 : fl.trafficType === 'ACCEPT' ? 0 : 1;
+      const rows = this.rows;
+      let k = 0;
+      for (let r = 0; r < n; r++) {
+        if (!cover[t.eni[r]] || (keep && r < n0 && !keep[r])) continue;
+        if (want >= 0 && t.status[r] === 0 && t.action[r] !== want) continue;
+        rows[k++] = r;
+      }
+      if (k === 0) continue;
+      this.records += k;
+      await this.sinkFor(fl).write({ flowLog: fl, renderer: this.renderers[f], table: t, rows, count: k, windowStart, windowEnd });
+    }
+    this.windows++;
+    t.clear();
+  }
+
+  async close(): Promise<string[]> {
+    const all: string[] = [];
+    for (const s of this.sinks.values()) all.push(...(await s.close()));
+    return all;
+  }
+}
