@@ -51,7 +51,7 @@ const CASES: { query: string; sql: string; params: string[] }[] = [
   },
   {
     "query": "filter isIpInSubnet(concat(srcaddr), \"192.0.2.0/24\") | stats count(*) as n by srcaddr",
-    "sql": "SELECT \"g1\" AS \"c1\", \"a1\" AS \"c2\" FROM (SELECT \"srcaddr\" AS \"g1\", count(*) AS \"a1\" FROM flows WHERE (if(match(concat(ifNull(\"srcaddr\", '')), '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$'), toUInt32(toIPv4OrNull(concat(ifNull(\"srcaddr\", '')))), NULL) BETWEEN 3221225984 AND 3221226239) GROUP BY \"srcaddr\") AS q1 ORDER BY \"g1\" ASC NULLS LAST LIMIT 10000",
+    "sql": "SELECT \"g1\" AS \"c1\", \"a1\" AS \"c2\" FROM (SELECT \"srcaddr\" AS \"g1\", count(*) AS \"a1\" FROM flows WHERE (CASE WHEN concat(ifNull(\"srcaddr\", '')) IS NULL THEN NULL ELSE coalesce((if(match(concat(ifNull(\"srcaddr\", '')), '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$'), toUInt32(toIPv4OrNull(concat(ifNull(\"srcaddr\", '')))), NULL) BETWEEN 3221225984 AND 3221226239), FALSE) END) GROUP BY \"srcaddr\") AS q1 ORDER BY \"g1\" ASC NULLS LAST LIMIT 10000",
     "params": []
   },
   {
@@ -71,7 +71,7 @@ const CASES: { query: string; sql: string; params: string[] }[] = [
   },
   {
     "query": "filter packets > 0 and srcport > 60000 | fields bytes / packets as avgSize, bytes % 7 as m, 2 ^ 10 as p, -packets as neg | sort avgSize desc | limit 3",
-    "sql": "SELECT (toFloat64(\"bytes\") / toFloat64(\"packets\")) AS \"c1\", (toFloat64(\"bytes\") % toFloat64(7)) AS \"c2\", pow(toFloat64(2), toFloat64(10)) AS \"c3\", (-toFloat64(\"packets\")) AS \"c4\" FROM flows WHERE ((\"packets\" > 0) AND (\"srcport\" > 60000)) ORDER BY (toFloat64(\"bytes\") / toFloat64(\"packets\")) DESC NULLS LAST LIMIT 3",
+    "sql": "SELECT (toFloat64(\"bytes\") / nullIf(toFloat64(\"packets\"), 0)) AS \"c1\", (toFloat64(\"bytes\") % nullIf(toFloat64(7), 0)) AS \"c2\", pow(toFloat64(2), toFloat64(10)) AS \"c3\", (-toFloat64(\"packets\")) AS \"c4\" FROM flows WHERE ((\"packets\" > 0) AND (\"srcport\" > 60000)) ORDER BY (toFloat64(\"bytes\") / nullIf(toFloat64(\"packets\"), 0)) DESC NULLS LAST LIMIT 3",
     "params": []
   },
   {
@@ -101,7 +101,7 @@ const CASES: { query: string; sql: string; params: string[] }[] = [
   },
   {
     "query": "filter isIpv6InSubnet(srcAddr, \"2001:db8::/32\") | stats count(*) as n by bin(1mo)",
-    "sql": "SELECT if(abs(\"g1\") < 1e14, toString(fromUnixTimestamp64Milli(toInt64(floor(\"g1\")), 'UTC')), NULL) AS \"c1\", \"a1\" AS \"c2\" FROM (SELECT if(abs((\"start\" * 1000.0)) < 1e14, toFloat64(toUnixTimestamp(toDateTime(toStartOfMonth(fromUnixTimestamp64Milli(toInt64(floor((\"start\" * 1000.0))), 'UTC')), 'UTC'))) * 1000, NULL) AS \"g1\", count(*) AS \"a1\" FROM flows WHERE (if(isIPv6String(\"srcaddr\"), hex(toIPv6OrNull(\"srcaddr\")), NULL) BETWEEN '20010DB8000000000000000000000000' AND '20010DB8FFFFFFFFFFFFFFFFFFFFFFFF') GROUP BY if(abs((\"start\" * 1000.0)) < 1e14, toFloat64(toUnixTimestamp(toDateTime(toStartOfMonth(fromUnixTimestamp64Milli(toInt64(floor((\"start\" * 1000.0))), 'UTC')), 'UTC'))) * 1000, NULL)) AS q1 ORDER BY \"g1\" ASC NULLS LAST LIMIT 10000",
+    "sql": "SELECT if(abs(\"g1\") < 1e14, toString(fromUnixTimestamp64Milli(toInt64(floor(\"g1\")), 'UTC')), NULL) AS \"c1\", \"a1\" AS \"c2\" FROM (SELECT if(abs((\"start\" * 1000.0)) < 1e14, toFloat64(toUnixTimestamp(toDateTime(toStartOfMonth(fromUnixTimestamp64Milli(toInt64(floor((\"start\" * 1000.0))), 'UTC')), 'UTC'))) * 1000, NULL) AS \"g1\", count(*) AS \"a1\" FROM flows WHERE (CASE WHEN \"srcaddr\" IS NULL THEN NULL ELSE coalesce(if(isIPv6String(\"srcaddr\"), hex(toIPv6OrNull(\"srcaddr\")), NULL) BETWEEN '20010DB8000000000000000000000000' AND '20010DB8FFFFFFFFFFFFFFFFFFFFFFFF', FALSE) END) GROUP BY if(abs((\"start\" * 1000.0)) < 1e14, toFloat64(toUnixTimestamp(toDateTime(toStartOfMonth(fromUnixTimestamp64Milli(toInt64(floor((\"start\" * 1000.0))), 'UTC')), 'UTC'))) * 1000, NULL)) AS q1 ORDER BY \"g1\" ASC NULLS LAST LIMIT 10000",
     "params": []
   },
   {

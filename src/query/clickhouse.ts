@@ -9,6 +9,7 @@ const RENAMES: Readonly<Record<string, string>> = {
   replace: 'replaceAll',
   stddev_samp: 'stddevSamp',
   starts_with: 'startsWith',
+  nullif: 'nullIf',
 };
 
 /** Timestamps ClickHouse's DateTime64 can hold comfortably, in epoch milliseconds. */

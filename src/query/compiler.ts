@@ -1,4 +1,4 @@
-import type { Command, Item, Query } from './ast.ts';
+import type { Command, Expr, Item, Query } from './ast.ts';
 import { QueryError } from './errors.ts';
 import { baseFields, type ColumnInfo } from './fields.ts';
 import { globToRe2, toRe2 } from './regex.ts';
@@ -88,9 +88,10 @@ class Pipeline {
     const out = this.display ?? (this.shown.length ? this.shown : (this.statsOutputs ?? this.defaultDisplay()));
     const select = out.map((e, i) => `${this.v.output(e)} AS ${this.v.ident(`c${i + 1}`)}`);
     const limit = this.layer.limit ?? DEFAULT_LIMIT;
+    const { sql, params } = this.v.finish(this.selectSql(select.join(', '), { ...this.layer, limit }));
     return {
-      sql: this.selectSql(select.join(', '), { ...this.layer, limit }),
-      params: [...this.v.params],
+      sql,
+      params,
       columns: out.map((e) => e.name),
       regexes: [...this.v.regexes],
     };
@@ -108,9 +109,13 @@ class Pipeline {
   private selectSql(select: string, l: Layer): string {
     let sql = `SELECT ${select} FROM ${l.from}`;
     if (l.where.length) sql += ` WHERE ${l.where.join(' AND ')}`;
-    if (l.order.length) sql += ` ORDER BY ${l.order.map((o) => `${o.sql} ${o.desc ? 'DESC' : 'ASC'} NULLS LAST`).join(', ')}`;
+    if (l.order.length) sql += ` ORDER BY ${this.orderBy(l.order)}`;
     if (l.limit !== undefined) sql += ` LIMIT ${l.limit}`;
     return sql;
+  }
+
+  private orderBy(order: readonly OrderKey[]): string {
+    return this.v.inlineParams(order.map((o) => `${o.sql} ${o.desc ? 'DESC' : 'ASC'} NULLS LAST`).join(', '));
   }
 
   /** Makes the current SELECT a subquery of a new one that keeps its order. */
@@ -148,7 +153,8 @@ class Pipeline {
         return this.stats(c);
       case 'sort':
         if (this.layer.limit !== undefined) this.wrap();
-        this.layer.order = c.keys.map((k) => ({ sql: this.v.visit(k.expr, this.ctx()).sql, desc: k.desc }));
+        // A key with no field in it orders nothing (and databases refuse constant keys).
+        this.layer.order = c.keys.filter((k) => readsRow(k.expr)).map((k) => ({ sql: this.v.visit(k.expr, this.ctx()).sql, desc: k.desc }));
         return;
       case 'limit':
         this.layer.limit = Math.min(this.layer.limit ?? Infinity, c.count);
@@ -198,7 +204,9 @@ class Pipeline {
 
   private stats(c: Command & { kind: 'stats' }): void {
     if (this.layer.limit !== undefined) this.wrap();
-    const by = this.items(c.by).map((e, i) => ({ e, alias: `g${i + 1}` }));
+    // Group keys spell values as literals: DuckDB refuses parameters in GROUP BY, and the
+    // select list must repeat each key exactly.
+    const by = this.items(c.by).map((e, i) => ({ e: { ...e, sql: this.v.inlineParams(e.sql) }, alias: `g${i + 1}` }));
     const aggs = c.aggs.map((it, i) => {
       this.v.sawAggregate = false;
       const x = this.v.visit(it.expr, this.ctx('stats'));
@@ -218,7 +226,9 @@ class Pipeline {
     const select = all.map(({ e, alias }) => `${e.sql} AS ${this.v.ident(alias)}`).join(', ');
     let sql = `SELECT ${select} FROM ${this.layer.from}`;
     if (this.layer.where.length) sql += ` WHERE ${this.layer.where.join(' AND ')}`;
-    if (by.length) sql += ` GROUP BY ${by.map(({ e }) => e.sql).join(', ')}`;
+    // Constant keys group nothing (and a bare number would be read as a column position).
+    const keys = by.filter((_, i) => readsRow(c.by[i].expr));
+    if (keys.length) sql += ` GROUP BY ${keys.map(({ e }) => e.sql).join(', ')}`;
     this.scope = new Scope(null, this.query.source);
     const outputs = all.map(({ e, alias }) => this.scope.define(e.name, { sql: this.v.ident(alias), type: e.type }));
     // Time bins read best in time order; other groups get a stable order by their keys.
@@ -233,14 +243,33 @@ class Pipeline {
   private dedup(c: Command & { kind: 'dedup' }): void {
     if (this.layer.limit !== undefined) this.wrap();
     const keys = c.fields.map((f) => this.v.visit(f, this.ctx()).sql);
-    const order = this.layer.order.map((o) => `${o.sql} ${o.desc ? 'DESC' : 'ASC'} NULLS LAST`).join(', ');
+    const order = this.orderBy(this.layer.order);
     const rn = this.v.ident('__rn');
-    const window = `row_number() OVER (PARTITION BY ${keys.join(', ')}${order ? ` ORDER BY ${order}` : ''}) AS ${rn}`;
+    const window = this.v.inlineParams(`row_number() OVER (PARTITION BY ${keys.join(', ')}${order ? ` ORDER BY ${order}` : ''}) AS ${rn}`);
     const kept = this.layer.order;
     this.wrap(`*, ${window}`, { ...this.layer, order: [] });
     this.layer.order = kept;
     // Rows with a missing key are never duplicates (as in Insights).
     this.layer.where.push(`(${[`${rn} = 1`, ...keys.map((k) => `${k} IS NULL`)].join(' OR ')})`);
+  }
+}
+
+/** True when an expression reads the row (a field, or a function of @timestamp such as bin). */
+function readsRow(e: Expr): boolean {
+  switch (e.kind) {
+    case 'field':
+      return true;
+    case 'call':
+      return ['bin', 'earliest', 'latest'].includes(e.name.toLowerCase()) || e.args.some(readsRow);
+    case 'unary':
+      return readsRow(e.operand);
+    case 'binary':
+      return readsRow(e.left) || readsRow(e.right);
+    case 'in':
+    case 'match':
+      return readsRow(e.value);
+    default:
+      return false;
   }
 }
 

@@ -138,7 +138,7 @@ const CASES: Case[] = [
   },
   {
     query: 'filter isIpInSubnet(concat(srcaddr), "192.0.2.0/24") | stats count(*) as n by srcaddr',
-    sql: `SELECT "g1" AS "c1", "a1" AS "c2" FROM (SELECT "srcaddr" AS "g1", count(*) AS "a1" FROM flows WHERE (${V4_INT('concat("srcaddr")')} BETWEEN 3221225984 AND 3221226239) GROUP BY "srcaddr") AS q1 ORDER BY "g1" ASC NULLS LAST LIMIT 10000`,
+    sql: `SELECT "g1" AS "c1", "a1" AS "c2" FROM (SELECT "srcaddr" AS "g1", count(*) AS "a1" FROM flows WHERE (CASE WHEN concat("srcaddr") IS NULL THEN NULL ELSE coalesce((${V4_INT('concat("srcaddr")')} BETWEEN 3221225984 AND 3221226239), FALSE) END) GROUP BY "srcaddr") AS q1 ORDER BY "g1" ASC NULLS LAST LIMIT 10000`,
     params: [],
     columns: ['srcaddr', 'n'],
     expect: (rs) => orderBy(groupBy(rs.filter((r) => r.srcaddr?.startsWith('192.0.2.')), (r) => [r.srcaddr], (g) => [g.length]), [0, 'asc']),
@@ -146,7 +146,7 @@ const CASES: Case[] = [
   },
   {
     query: 'filter isIpv6InSubnet(srcAddr, "2001:db8::/32") | stats count(*) as n by srcAddr',
-    sql: `SELECT "g1" AS "c1", "a1" AS "c2" FROM (SELECT "srcaddr" AS "g1", count(*) AS "a1" FROM flows WHERE (${V6_HEX('"srcaddr"')} BETWEEN '20010db8000000000000000000000000' AND '20010db8ffffffffffffffffffffffff') GROUP BY "srcaddr") AS q1 ORDER BY "g1" ASC NULLS LAST LIMIT 10000`,
+    sql: `SELECT "g1" AS "c1", "a1" AS "c2" FROM (SELECT "srcaddr" AS "g1", count(*) AS "a1" FROM flows WHERE (CASE WHEN "srcaddr" IS NULL THEN NULL ELSE coalesce(${V6_HEX('"srcaddr"')} BETWEEN '20010db8000000000000000000000000' AND '20010db8ffffffffffffffffffffffff', FALSE) END) GROUP BY "srcaddr") AS q1 ORDER BY "g1" ASC NULLS LAST LIMIT 10000`,
     params: [],
     columns: ['srcAddr', 'n'],
     expect: (rs) => orderBy(groupBy(rs.filter((r) => r.srcaddr !== null && inCidr(r.srcaddr, parseCidr('2001:db8::/32')!)), (r) => [r.srcaddr], (g) => [g.length]), [0, 'asc']),
@@ -171,7 +171,7 @@ const CASES: Case[] = [
   },
   {
     query: 'filter packets > 0 and srcport > 60000 | fields bytes / packets as avgSize, bytes % 7 as m, 2 ^ 10 as p, -packets as neg | sort avgSize desc | limit 3',
-    sql: 'SELECT (CAST("bytes" AS DOUBLE) / CAST("packets" AS DOUBLE)) AS "c1", (CAST("bytes" AS DOUBLE) % CAST(7 AS DOUBLE)) AS "c2", pow(CAST(2 AS DOUBLE), CAST(10 AS DOUBLE)) AS "c3", (-CAST("packets" AS DOUBLE)) AS "c4" FROM flows WHERE (("packets" > 0) AND ("srcport" > 60000)) ORDER BY (CAST("bytes" AS DOUBLE) / CAST("packets" AS DOUBLE)) DESC NULLS LAST LIMIT 3',
+    sql: 'SELECT (CAST("bytes" AS DOUBLE) / nullif(CAST("packets" AS DOUBLE), 0)) AS "c1", (CAST("bytes" AS DOUBLE) % nullif(CAST(7 AS DOUBLE), 0)) AS "c2", pow(CAST(2 AS DOUBLE), CAST(10 AS DOUBLE)) AS "c3", (-CAST("packets" AS DOUBLE)) AS "c4" FROM flows WHERE (("packets" > 0) AND ("srcport" > 60000)) ORDER BY (CAST("bytes" AS DOUBLE) / nullif(CAST("packets" AS DOUBLE), 0)) DESC NULLS LAST LIMIT 3',
     params: [],
     columns: ['avgSize', 'm', 'p', 'neg'],
     expect: (rs) =>

@@ -98,7 +98,10 @@ export abstract class SqlVisitor implements FieldDialect {
     throw new QueryError(message, this.source, span);
   }
 
-  /** A bound parameter for a string from the query (the same string reuses its slot). */
+  /**
+   * A bound parameter for a string from the query (the same string reuses its slot). Until
+   * `finish`, it is a marker no query text can produce (user text never enters the SQL).
+   */
   param(value: string): string {
     let i = this.paramIndex.get(value);
     if (i === undefined) {
@@ -106,7 +109,35 @@ export abstract class SqlVisitor implements FieldDialect {
       i = this.params.length;
       this.paramIndex.set(value, i);
     }
-    return this.placeholder(i);
+    return `\u0001${i}\u0001`;
+  }
+
+  /**
+   * Writes the parameters in `sql` as escaped literals, for the clauses where databases refuse
+   * parameters (DuckDB: ORDER BY, and with them window and grouping keys).
+   */
+  inlineParams(sql: string): string {
+    return sql.replace(/\u0001(\d+)\u0001/g, (_m, n: string) => this.strLit(this.params[Number(n) - 1]));
+  }
+
+  /**
+   * Numbers the parameters the final SQL really uses (commands such as `display` can drop
+   * expressions that had some), in order of appearance.
+   * @example v.finish(sql) // {sql: '... $1 ...', params: ['REJECT']}
+   */
+  finish(sql: string): { sql: string; params: string[] } {
+    const renumber = new Map<number, number>();
+    const params: string[] = [];
+    const out = sql.replace(/\u0001(\d+)\u0001/g, (_m, n: string) => {
+      let j = renumber.get(Number(n));
+      if (j === undefined) {
+        params.push(this.params[Number(n) - 1]);
+        j = params.length;
+        renumber.set(Number(n), j);
+      }
+      return this.placeholder(j);
+    });
+    return { sql: out, params };
   }
 
   numLit(n: number): string {
@@ -210,6 +241,11 @@ export abstract class SqlVisitor implements FieldDialect {
         return { sql: this.compare(e.op === '!=' ? '<>' : e.op, a, b), type: 'bool' };
       case '^':
         return { sql: this.f('pow', this.num(a), this.num(b)), type: 'num' };
+      case '/':
+      case '%':
+        // Division by zero is missing, not an error, not infinity (NULLIF also sidesteps a DuckDB
+        // quirk where x / 0 shows NULL yet compares as if it were NaN).
+        return { sql: `(${this.num(a)} ${e.op} ${this.f('nullif', this.num(b), '0')})`, type: 'num' };
       default:
         return { sql: `(${this.num(a)} ${e.op} ${this.num(b)})`, type: 'num' };
     }
@@ -230,7 +266,8 @@ export abstract class SqlVisitor implements FieldDialect {
     const v = this.visit(e.value, ctx);
     const items = e.list.items.map((i) => this.visit(i, ctx));
     let sql: string;
-    if (items.length === 0) sql = 'FALSE';
+    // The value stays in the SQL so its parameters stay bound; the result is FALSE regardless.
+    if (items.length === 0) sql = `(${v.sql} IS NULL AND FALSE)`;
     else if (items.every((i) => isNumeric(i.type) === isNumeric(v.type) && i.type !== 'bool' && v.type !== 'bool')) {
       sql = `(${v.sql} IN (${items.map((i) => i.sql).join(', ')}))`;
     } else sql = `(${items.map((i) => this.compare('=', v, i)).join(' OR ')})`;
@@ -385,13 +422,15 @@ export abstract class SqlVisitor implements FieldDialect {
    * the numeric IPv4 shadow column where the view has one.
    */
   private cidrTest(addr: Sql, c: CidrBounds, ctx: ExprContext): string {
-    if (c.family === 6) return `(${this.ipv6Hex(this.toText(addr))} BETWEEN ${this.ipv6HexBound(c.lo)} AND ${this.ipv6HexBound(c.hi)})`;
+    // Text that is no address of the family is outside the block (false), a missing one unknown (NULL).
+    const known = (test: string) => `(CASE WHEN ${addr.sql} IS NULL THEN NULL ELSE coalesce(${test}, FALSE) END)`;
+    if (c.family === 6) return known(`${this.ipv6Hex(this.toText(addr))} BETWEEN ${this.ipv6HexBound(c.lo)} AND ${this.ipv6HexBound(c.hi)}`);
     const stored = addr.column !== undefined && fieldByName(addr.column)?.kind === 'addr';
     const prefix = Number(c.text.split('/')[1]);
     const octets = Math.floor(prefix / 8);
     const shadow = stored ? ctx.scope.lookup(`${addr.column}_v4`) : undefined;
     const range = `(${shadow?.column === `${addr.column}_v4` ? shadow.sql : this.ipv4Int(this.toText(addr))} BETWEEN ${c.lo} AND ${c.hi})`;
-    if (!stored || octets === 0) return range;
+    if (!stored || octets === 0) return known(range);
     const network = c.text.split('/')[0].split('.');
     if (prefix === 32) return `(${addr.sql} = ${this.strLit(network.join('.'))})`;
     const text = `${this.f('starts_with', addr.sql, this.strLit(network.slice(0, octets).join('.') + '.'))}`;
