@@ -17,12 +17,12 @@ const CASES: { query: string; sql: string; params: string[] }[] = [
   },
   {
     "query": "stats avg(bytes), min(bytes), max(bytes) by srcAddr, dstAddr",
-    "sql": "SELECT \"g1\" AS \"c1\", \"g2\" AS \"c2\", \"a1\" AS \"c3\", \"a2\" AS \"c4\", \"a3\" AS \"c5\" FROM (SELECT \"srcaddr\" AS \"g1\", \"dstaddr\" AS \"g2\", avg(\"bytes\") AS \"a1\", min(\"bytes\") AS \"a2\", max(\"bytes\") AS \"a3\" FROM flows GROUP BY \"srcaddr\", \"dstaddr\") AS q1 ORDER BY \"g1\" ASC NULLS LAST, \"g2\" ASC NULLS LAST LIMIT 10000",
+    "sql": "SELECT \"g1\" AS \"c1\", \"g2\" AS \"c2\", \"a1\" AS \"c3\", \"a2\" AS \"c4\", \"a3\" AS \"c5\" FROM (SELECT \"srcaddr\" AS \"g1\", \"dstaddr\" AS \"g2\", avg(\"bytes\") AS \"a1\", min(\"bytes\") AS \"a2\", max(\"bytes\") AS \"a3\" FROM flows GROUP BY \"srcaddr\", \"dstaddr\") AS q1 LIMIT 10000",
     "params": []
   },
   {
     "query": "filter protocol=17 | stats count(*) by srcAddr",
-    "sql": "SELECT \"g1\" AS \"c1\", \"a1\" AS \"c2\" FROM (SELECT \"srcaddr\" AS \"g1\", count(*) AS \"a1\" FROM flows WHERE (\"protocol\" = 17) GROUP BY \"srcaddr\") AS q1 ORDER BY \"g1\" ASC NULLS LAST LIMIT 10000",
+    "sql": "SELECT \"g1\" AS \"c1\", \"a1\" AS \"c2\" FROM (SELECT \"srcaddr\" AS \"g1\", count(*) AS \"a1\" FROM flows WHERE (\"protocol\" = 17) GROUP BY \"srcaddr\") AS q1 LIMIT 10000",
     "params": []
   },
   {
@@ -51,12 +51,12 @@ const CASES: { query: string; sql: string; params: string[] }[] = [
   },
   {
     "query": "filter isIpInSubnet(concat(srcaddr), \"192.0.2.0/24\") | stats count(*) as n by srcaddr",
-    "sql": "SELECT \"g1\" AS \"c1\", \"a1\" AS \"c2\" FROM (SELECT \"srcaddr\" AS \"g1\", count(*) AS \"a1\" FROM flows WHERE (CASE WHEN concat(ifNull(\"srcaddr\", '')) IS NULL THEN NULL ELSE coalesce((if(match(concat(ifNull(\"srcaddr\", '')), '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$'), toUInt32(toIPv4OrNull(concat(ifNull(\"srcaddr\", '')))), NULL) BETWEEN 3221225984 AND 3221226239), FALSE) END) GROUP BY \"srcaddr\") AS q1 ORDER BY \"g1\" ASC NULLS LAST LIMIT 10000",
+    "sql": "SELECT \"g1\" AS \"c1\", \"a1\" AS \"c2\" FROM (SELECT \"srcaddr\" AS \"g1\", count(*) AS \"a1\" FROM flows WHERE (CASE WHEN concat(ifNull(\"srcaddr\", '')) IS NULL THEN NULL ELSE coalesce((if(match(concat(ifNull(\"srcaddr\", '')), '^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$'), toUInt32(toIPv4OrNull(concat(ifNull(\"srcaddr\", '')))), NULL) BETWEEN 3221225984 AND 3221226239), FALSE) END) GROUP BY \"srcaddr\") AS q1 LIMIT 10000",
     "params": []
   },
   {
     "query": "filter srcAddr like \"192.0\" or dstAddr =~ /(?i)^FE80:/ | stats count(*) as n by action",
-    "sql": "SELECT \"g1\" AS \"c1\", \"a1\" AS \"c2\" FROM (SELECT \"action\" AS \"g1\", count(*) AS \"a1\" FROM flows WHERE ((position(\"srcaddr\", {p1:String}) > 0) OR match(\"dstaddr\", {p2:String})) GROUP BY \"action\") AS q1 ORDER BY \"g1\" ASC NULLS LAST LIMIT 10000",
+    "sql": "SELECT \"g1\" AS \"c1\", \"a1\" AS \"c2\" FROM (SELECT \"action\" AS \"g1\", count(*) AS \"a1\" FROM flows WHERE ((position(\"srcaddr\", {p1:String}) > 0) OR match(\"dstaddr\", {p2:String})) GROUP BY \"action\") AS q1 LIMIT 10000",
     "params": [
       "192.0",
       "(?i)^FE80:"
@@ -64,7 +64,7 @@ const CASES: { query: string; sql: string; params: string[] }[] = [
   },
   {
     "query": "filter dstPort not in [22, 443] and protocol in [6, 17] and logStatus != \"NODATA\" | stats count(*) as n by dstPort",
-    "sql": "SELECT \"g1\" AS \"c1\", \"a1\" AS \"c2\" FROM (SELECT \"dstport\" AS \"g1\", count(*) AS \"a1\" FROM flows WHERE (((NOT (\"dstport\" IN (22, 443))) AND (\"protocol\" IN (6, 17))) AND (\"log_status\" <> {p1:String})) GROUP BY \"dstport\") AS q1 ORDER BY \"g1\" ASC NULLS LAST LIMIT 10000",
+    "sql": "SELECT \"g1\" AS \"c1\", \"a1\" AS \"c2\" FROM (SELECT \"dstport\" AS \"g1\", count(*) AS \"a1\" FROM flows WHERE (((NOT (\"dstport\" IN (22, 443))) AND (\"protocol\" IN (6, 17))) AND (\"log_status\" <> {p1:String})) GROUP BY \"dstport\") AS q1 LIMIT 10000",
     "params": [
       "NODATA"
     ]
@@ -86,7 +86,7 @@ const CASES: { query: string; sql: string; params: string[] }[] = [
   },
   {
     "query": "filter ispresent(action) | stats count_distinct(srcAddr) as srcs, pct(bytes, 50) as median, stddev(bytes) as sd, earliest(srcPort) as first, latest(srcPort) as last, sortsFirst(dstAddr) as lo, sortsLast(dstAddr) as hi by action",
-    "sql": "SELECT \"g1\" AS \"c1\", \"a1\" AS \"c2\", \"a2\" AS \"c3\", \"a3\" AS \"c4\", \"a4\" AS \"c5\", \"a5\" AS \"c6\", \"a6\" AS \"c7\", \"a7\" AS \"c8\" FROM (SELECT \"action\" AS \"g1\", uniqExact(\"srcaddr\") AS \"a1\", quantileExact(0.5)(\"bytes\") AS \"a2\", stddevSamp(\"bytes\") AS \"a3\", argMin(\"srcport\", (\"start\" * 1000.0)) AS \"a4\", argMax(\"srcport\", (\"start\" * 1000.0)) AS \"a5\", min(\"dstaddr\") AS \"a6\", max(\"dstaddr\") AS \"a7\" FROM flows WHERE (\"action\" IS NOT NULL) GROUP BY \"action\") AS q1 ORDER BY \"g1\" ASC NULLS LAST LIMIT 10000",
+    "sql": "SELECT \"g1\" AS \"c1\", \"a1\" AS \"c2\", \"a2\" AS \"c3\", \"a3\" AS \"c4\", \"a4\" AS \"c5\", \"a5\" AS \"c6\", \"a6\" AS \"c7\", \"a7\" AS \"c8\" FROM (SELECT \"action\" AS \"g1\", uniqExact(\"srcaddr\") AS \"a1\", quantileExact(0.5)(\"bytes\") AS \"a2\", stddevSamp(\"bytes\") AS \"a3\", argMin(\"srcport\", (\"start\" * 1000.0)) AS \"a4\", argMax(\"srcport\", (\"start\" * 1000.0)) AS \"a5\", min(\"dstaddr\") AS \"a6\", max(\"dstaddr\") AS \"a7\" FROM flows WHERE (\"action\" IS NOT NULL) GROUP BY \"action\") AS q1 LIMIT 10000",
     "params": []
   },
   {
@@ -127,7 +127,7 @@ describe('ClickHouse compiler', () => {
 
   it('prunes by time on start and the date partition', () => {
     const c = compileInsights('filter action = "REJECT" | stats count(*) as n by srcAddr', { dialect: 'clickhouse', from: 1700050000, to: 1700120000 });
-    expect(c.sql).toBe("SELECT \"g1\" AS \"c1\", \"a1\" AS \"c2\" FROM (SELECT \"srcaddr\" AS \"g1\", count(*) AS \"a1\" FROM flows WHERE \"start\" >= 1700050000 AND \"start\" <= 1700120000 AND \"date\" >= toDate('2023-11-15') AND \"date\" <= toDate('2023-11-16') AND (\"action\" = {p1:String}) GROUP BY \"srcaddr\") AS q1 ORDER BY \"g1\" ASC NULLS LAST LIMIT 10000");
+    expect(c.sql).toBe("SELECT \"g1\" AS \"c1\", \"a1\" AS \"c2\" FROM (SELECT \"srcaddr\" AS \"g1\", count(*) AS \"a1\" FROM flows WHERE \"start\" >= 1700050000 AND \"start\" <= 1700120000 AND \"date\" >= toDate('2023-11-15') AND \"date\" <= toDate('2023-11-16') AND (\"action\" = {p1:String}) GROUP BY \"srcaddr\") AS q1 LIMIT 10000");
   });
 
   it('quotes odd enrichment column names with back-quotes', () => {
