@@ -11,7 +11,7 @@ import { LineRenderer } from './render.ts';
 import { resolveScenarios, type Label, type ScenarioRun } from './scenarios/index.ts';
 import { Roles } from './scenarios/kit.ts';
 import { createSink, type Sink } from './sinks/index.ts';
-import { TopologyTimeline } from './timeline.ts';
+import { TopologyTimeline, type TopologyChange } from './timeline.ts';
 import { loadTopology } from './topology.ts';
 import { TrafficDriver } from './traffic.ts';
 
@@ -48,11 +48,7 @@ export async function emulate(input: EmulateOptionsIn = {}): Promise<EmulateResu
   const o = parsed.data;
   const began = performance.now();
   const topo = await loadTopology(o.topology as string | object | undefined);
-  const flowLogs = overrideFlowLogs(topo, o.logFormat, o.interval);
-  const interval = flowLogs[0].interval;
-  const start = Math.floor(o.start / TICK) * TICK;
   const end = o.start + o.duration;
-
   const runs: ScenarioRun[] = [];
   if (!o.pcap) {
     const roles = new Roles(topo);
@@ -60,52 +56,79 @@ export async function emulate(input: EmulateOptionsIn = {}): Promise<EmulateResu
       runs.push(def.create({ topo, rng: new Rng(o.seed, def.name), start: o.start, end, scale: o.scale, roles }));
     }
   }
-  const timeline = TopologyTimeline.build(topo, runs.flatMap((r) => r.changes ?? []));
-  const driver = new TrafficDriver(timeline, interval);
-  const writer = new WindowWriter(topo, flowLogs, driver, {
-    out: o.out,
-    seed: o.seed,
-    gzipLevel: o.gzipLevel,
-    maxObjectBytes: o.maxObjectBytes,
-    delivery: o.delivery,
-    firehoseUrl: o.firehoseUrl,
-  });
-
-  const step = async (tick: number) => {
-    await writer.flush(0, tick, tick + TICK);
-    const next = tick + TICK;
-    if (interval === 600 && (next % 600 === 0 || next >= end)) await writer.flush(1, Math.floor(tick / 600) * 600, Math.floor(tick / 600) * 600 + 600);
-  };
-  if (o.pcap) {
-    const { replayCapture } = await import('./pcap/replay.ts');
-    await replayCapture(o.pcap, driver, step, TICK);
-  } else {
-    for (let tick = start; tick < end; tick += TICK) {
-      driver.beginTick(tick, tick + TICK);
-      for (const r of runs) r.tick(Math.max(tick, o.start), Math.min(tick + TICK, end), driver);
-      await step(tick);
-    }
-  }
-  const paths = await writer.close();
+  const pcap = o.pcap;
+  const run = await runFabric(
+    { ...o, topo, end, changes: runs.flatMap((r) => r.changes ?? []) },
+    pcap
+      ? {
+          async replay(driver, step, tick) {
+            const { replayCapture } = await import('./pcap/replay.ts');
+            await replayCapture(pcap, driver, step, tick);
+          },
+        }
+      : {
+          tick(from, to, d) {
+            for (const r of runs) r.tick(from, to, d);
+          },
+        },
+  );
   const labels = runs.flatMap((r) => r.labels);
   if (o.labels) {
     await mkdir(dirname(o.labels), { recursive: true });
     await writeFile(o.labels, labels.map((l) => JSON.stringify(l) + '\n').join(''));
   }
-  return {
-    records: writer.records,
-    files: paths.length,
-    seconds: Math.round(performance.now() - began) / 1000,
-    connections: driver.connections,
-    windows: writer.windows,
-    labels,
-    paths,
-    out: o.out,
-    delivery: o.delivery ?? 'per-flow-log',
-    start: o.start,
-    end,
-    interval,
+  return { ...run, seconds: Math.round(performance.now() - began) / 1000, labels, out: o.out, delivery: o.delivery ?? 'per-flow-log', start: o.start, end };
+}
+
+/** What drives a run: a function opening the connections of each tick, or a whole replay. */
+export type Traffic =
+  | { tick(from: number, to: number, d: TrafficDriver): void }
+  | { replay(d: TrafficDriver, step: (tick: number) => Promise<void>, tick: number): Promise<void> };
+
+export interface FabricRunOptions {
+  topo: Topology;
+  changes?: TopologyChange[];
+  start: number;
+  end: number;
+  interval?: 60 | 600;
+  logFormat?: string;
+  out: string;
+  seed: number;
+  gzipLevel: number;
+  maxObjectBytes: number;
+  delivery?: Delivery;
+  firehoseUrl?: string;
+}
+
+/**
+ * Runs the fabric over [start, end): the traffic opens connections tick by tick (or replays a
+ * capture), windows close, sinks write. `emulate()` is this plus scenarios and labels.
+ * @example await runFabric({topo, start, end, out, seed: 1, gzipLevel: 6, maxObjectBytes: 75e6}, { tick: (from, to, d) => d.tcp(from, a, b, 443, 1, 4, 400, 4, 4000) })
+ */
+export async function runFabric(o: FabricRunOptions, traffic: Traffic): Promise<{ records: number; files: number; connections: number; windows: number; paths: string[]; interval: 60 | 600 }> {
+  const topo = o.topo;
+  const flowLogs = overrideFlowLogs(topo, o.logFormat, o.interval);
+  const interval = flowLogs[0].interval;
+  const start = Math.floor(o.start / TICK) * TICK;
+  const end = o.end;
+  const timeline = TopologyTimeline.build(topo, o.changes ?? []);
+  const driver = new TrafficDriver(timeline, interval);
+  const writer = new WindowWriter(topo, flowLogs, driver, o);
+  const step = async (tick: number) => {
+    await writer.flush(0, tick, tick + TICK);
+    const next = tick + TICK;
+    if (interval === 600 && (next % 600 === 0 || next >= end)) await writer.flush(1, Math.floor(tick / 600) * 600, Math.floor(tick / 600) * 600 + 600);
   };
+  if ('replay' in traffic) await traffic.replay(driver, step, TICK);
+  else {
+    for (let tick = start; tick < end; tick += TICK) {
+      driver.beginTick(tick, tick + TICK);
+      traffic.tick(Math.max(tick, o.start), Math.min(tick + TICK, end), driver);
+      await step(tick);
+    }
+  }
+  const paths = await writer.close();
+  return { records: writer.records, files: paths.length, connections: driver.connections, windows: writer.windows, paths, interval };
 }
 
 /** Applies --log-format and --interval to every flow log; all flow logs must share one interval. */
@@ -126,14 +149,7 @@ function overrideFlowLogs(topo: Topology, logFormat: string | undefined, interva
   return logs;
 }
 
-interface WriterOptions {
-  out: string;
-  seed: number;
-  gzipLevel: number;
-  maxObjectBytes: number;
-  delivery?: Delivery;
-  firehoseUrl?: string;
-}
+type WriterOptions = Pick<FabricRunOptions, 'out' | 'seed' | 'gzipLevel' | 'maxObjectBytes' | 'delivery' | 'firehoseUrl'>;
 
 /**
  * Closes windows: adds NODATA for silent interfaces and SKIPDATA where an interface went over

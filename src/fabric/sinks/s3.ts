@@ -71,13 +71,12 @@ export class S3Sink implements Sink {
     const path = join(this.o.out, key);
     await mkdir(dirname(path), { recursive: true });
     const obj: OpenObject = { batch, part, path, textBytes: 0, flowLogId: fl.id, fields: fl.fields };
-    if (parquet) {
-      obj.stage = [];
-      return obj;
+    if (parquet) obj.stage = [];
+    else {
+      obj.gz = createGzip({ level: this.o.gzipLevel });
+      obj.file = createWriteStream(path);
+      obj.gz.pipe(obj.file);
     }
-    obj.gz = createGzip({ level: this.o.gzipLevel });
-    obj.file = createWriteStream(path);
-    obj.gz.pipe(obj.file);
     await this.push(obj, w.renderer.header);
     return obj;
   }
@@ -99,14 +98,26 @@ export class S3Sink implements Sink {
     obj ??= await this.start(w, batch, 0);
     this.open.set(fl.id, obj);
     for (let i = 0; i < w.count; i += ROWS_PER_CHUNK) {
-      // AWS caps objects at 75 MB; the cap is applied to the text so splits are deterministic.
-      if (obj.textBytes > w.renderer.header.length && obj.textBytes >= this.o.maxObjectBytes) {
-        await this.finish(obj);
-        obj = await this.start(w, batch, obj.part + 1);
-        this.open.set(fl.id, obj);
-      }
       w.renderer.render(w.table, i, Math.min(w.count, i + ROWS_PER_CHUNK), this.buf, w.rows);
-      await this.push(obj, this.buf.take());
+      const b = this.buf.take();
+      let off = 0;
+      while (off < b.length) {
+        // AWS caps objects at 75 MB; the cap is applied to the text so splits are deterministic.
+        const room = this.o.maxObjectBytes - obj.textBytes;
+        if (room <= 0 && obj.textBytes > w.renderer.header.length) {
+          await this.finish(obj);
+          obj = await this.start(w, batch, obj.part + 1);
+          this.open.set(fl.id, obj);
+          continue;
+        }
+        let end = b.length;
+        if (end - off > room) {
+          end = b.lastIndexOf(10, off + Math.max(0, room) - 1) + 1;
+          if (end <= off) end = b.indexOf(10, off) + 1;
+        }
+        await this.push(obj, end - off === b.length ? b : b.subarray(off, end));
+        off = end;
+      }
     }
   }
 
