@@ -70,7 +70,7 @@ export async function tryFastText(
   defaultFields: readonly string[],
   sourceId: string,
   chunkId: string,
-): Promise<Counts | undefined> {
+): Promise<(Counts & { file: string; minStart?: number; maxStart?: number }) | undefined> {
   const head = await firstLine(path, gzip);
   if (head === undefined) return undefined;
   const header = parseHeaderLine(head);
@@ -105,14 +105,15 @@ export async function tryFastText(
     const stats = await conn.runAndReadAll(
       `SELECT count(*), ` +
         (status ? `count(*) FILTER (WHERE ${status} = 'OK'), count(*) FILTER (WHERE ${status} = 'NODATA'), count(*) FILTER (WHERE ${status} = 'SKIPDATA'), ` : 'count(*), 0, 0, ') +
-        `${addrs.length ? `count(*) FILTER (WHERE ${addrs.join(' OR ')})` : '0'}, min(${startCol}) FROM read_parquet(${sqlString(file)})`,
+        `${addrs.length ? `count(*) FILTER (WHERE ${addrs.join(' OR ')})` : '0'}, min(${startCol}), max(${startCol}) FROM read_parquet(${sqlString(file)})`,
     );
-    const [total, ok, nodata, skipdata, badAddr, first] = stats.getRows()[0];
+    const [total, ok, nodata, skipdata, badAddr, first, last] = stats.getRows()[0];
     if (Number(badAddr) > 0) return undefined;
     const day = first === null ? Math.floor(Date.now() / 86400000) : Math.floor(Number(first) / 86400);
-    await writer.move(placed[0], chunkId, day);
+    const final = await writer.move(placed[0], chunkId, day);
     placed = [];
-    return { records: Number(total), ok: Number(ok), nodata: Number(nodata), skipdata: Number(skipdata), quarantined: 0 };
+    const range = first === null ? {} : { minStart: Number(first), maxStart: Number(last) };
+    return { records: Number(total), ok: Number(ok), nodata: Number(nodata), skipdata: Number(skipdata), quarantined: 0, file: final, ...range };
   } catch {
     // Anything DuckDB could not read at all (a damaged gzip, say) goes to the JS path, which
     // keeps what it can and quarantines the rest with a reason.

@@ -44,15 +44,33 @@ export interface IngestOptions {
   onProgress?: (p: IngestProgress) => void;
   /** Parse every file with the JS parser (chunked commits) instead of trying DuckDB's reader first. */
   noFastPath?: boolean;
+  /**
+   * Called after each chunk is durable (its Parquet file renamed into the store), in commit
+   * order: streaming detection and live metrics follow ingest through this.
+   */
+  onCommit?: (c: CommitInfo) => void | Promise<void>;
+}
+
+/** A committed chunk: the store-relative Parquet file and what it holds. */
+export interface CommitInfo {
+  source: string;
+  file: string | undefined;
+  records: number;
+  quarantined: number;
+  /** Earliest and latest window start in the chunk (unix seconds), when known. */
+  minStart?: number;
+  maxStart?: number;
 }
 
 /** Runs the DuckDB fast path for one file; true when the file landed whole. */
-async function fastText(writer: LakeWriter, path: string, kind: SourceKind, fields: readonly string[], entry: LedgerEntry, total: Counts): Promise<boolean> {
-  const counts = await tryFastText(writer, path, kind === 'gzip', fields, entry.fingerprint, `${entry.fingerprint}-0`);
-  if (!counts) return false;
+async function fastText(writer: LakeWriter, path: string, kind: SourceKind, fields: readonly string[], entry: LedgerEntry, total: Counts, opts: IngestOptions): Promise<boolean> {
+  const r = await tryFastText(writer, path, kind === 'gzip', fields, entry.fingerprint, `${entry.fingerprint}-0`);
+  if (!r) return false;
+  const { file, minStart, maxStart, ...counts } = r;
   Object.assign(entry, counts, { chunks: 1, done: true, finishedAt: new Date().toISOString() });
   await writeLedger(writer.root, entry);
   addCounts(total, counts);
+  await opts.onCommit?.({ source: path, file, records: counts.records, quarantined: 0, minStart, maxStart });
   return true;
 }
 
@@ -85,7 +103,7 @@ export async function ingestPaths(paths: readonly string[], opts: IngestOptions)
   const files = await discover(paths, opts.db);
   const bytesTotal = files.reduce((a, f) => a + f.size, 0);
   const writer = await LakeWriter.open(opts.db);
-  const pipeline = new ChunkPipeline(opts.db, writer, opts.batchRows ?? DEFAULT_BATCH_ROWS);
+  const pipeline = new ChunkPipeline(opts.db, writer, opts.batchRows ?? DEFAULT_BATCH_ROWS, opts.onCommit);
   const total = zeroCounts();
   const summary = { files: 0, duplicates: 0, skipped_files: 0, resumed_files: 0 };
   let bytesDone = 0;
@@ -121,8 +139,9 @@ export async function ingestPaths(paths: readonly string[], opts: IngestOptions)
         for (const k of ['records', 'ok', 'nodata', 'skipdata', 'quarantined'] as const) entry[k] = counts[k];
         await writeLedger(opts.db, entry);
         addCounts(total, counts);
+        await opts.onCommit?.({ source: f.path, file: undefined, records: counts.records, quarantined: counts.quarantined });
         bytesDone += f.size;
-      } else if (!known && !opts.noFastPath && (kind === 'text' || kind === 'gzip') && (await fastText(writer, f.path, kind, fields, entry, total))) {
+      } else if (!known && !opts.noFastPath && (kind === 'text' || kind === 'gzip') && (await fastText(writer, f.path, kind, fields, entry, total, opts))) {
         bytesDone += f.size;
       } else {
         // Resumed files are re-read from the start: lines up to the ledger mark are skipped.
@@ -192,7 +211,11 @@ export async function ingestStream(input: Readable, name: string, opts: IngestOp
     const hash = createHash('sha256');
     const hashed = replay.on('data', (d: Buffer) => hash.update(d));
     const runId = `stream-${process.pid}-${Date.now().toString(36)}`;
-    const pipeline = new ChunkPipeline(opts.db, writer, opts.batchRows ?? DEFAULT_BATCH_ROWS);
+    // Commits are reported once the stream's files carry their final names (below).
+    const commits: CommitInfo[] = [];
+    const pipeline = new ChunkPipeline(opts.db, writer, opts.batchRows ?? DEFAULT_BATCH_ROWS, (c) => {
+      commits.push(c);
+    });
     const entry = newEntry(runId, name, 0);
     const ingestor = new SourceIngestor(pipeline, entry, fields);
     await readSource(hashed, kind, ingestor, () => {});
@@ -208,6 +231,7 @@ export async function ingestStream(input: Readable, name: string, opts: IngestOp
       await retireRun(opts.db, runId, fp);
       addCounts(total, ingestor.counts);
       await writeLedger(opts.db, { ...entry, fingerprint: fp, bytes: 0 });
+      for (const c of commits) await opts.onCommit?.({ ...c, file: c.file?.replace(runId, fp) });
     }
   } finally {
     await writer.close();

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../store/index.ts';
-import { ingestPaths, ingestStream } from './index.ts';
+import { ingestPaths, ingestStream, type CommitInfo } from './index.ts';
 
 const here = import.meta.dirname;
 const docExamples = readFileSync(join(here, 'testdata/aws-doc-examples.log'), 'latin1');
@@ -231,8 +231,12 @@ describe('shapes a user holds', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'big.log'), v2Lines(10_000));
     const db = join(dir, 'db');
-    const s = await ingestPaths([join(dir, 'big.log')], { db, batchRows: 1000, noFastPath: true });
+    const commits: CommitInfo[] = [];
+    const s = await ingestPaths([join(dir, 'big.log')], { db, batchRows: 1000, noFastPath: true, onCommit: (c) => void commits.push(c) });
     expect(s).toMatchObject({ records: 10_000, ok: 10_000 });
+    // Reported in commit order, each after its file is in place.
+    expect(commits.map((c) => [c.records, c.minStart, c.maxStart])).toEqual(Array.from({ length: 10 }, (_, i) => [1000, 1_700_000_000 + i * 1000, 1_700_000_000 + i * 1000 + 999]));
+    for (const c of commits) expect(existsSync(join(db, c.file!))).toBe(true);
     expect(await count(db, "action = 'REJECT'")).toBe(1000);
     const ledger = JSON.parse(readFileSync(join(db, 'ledger', readdirSync(join(db, 'ledger'))[0]), 'utf8'));
     expect(ledger).toMatchObject({ chunks: 10, done: true, records: 10_000, lines: 10_001 });

@@ -1,6 +1,7 @@
 import { parseHeaderLine } from '../schema/format.ts';
 import type { LakeWriter } from '../store/lake-writer.ts';
 import { ColumnBatch } from './batch.ts';
+import type { CommitInfo } from './index.ts';
 import { writeLedger, writeQuarantine, type LedgerEntry, type QuarantineEntry } from './ledger.ts';
 import { LineParser } from './line-parser.ts';
 
@@ -34,6 +35,7 @@ export class ChunkPipeline {
     readonly root: string,
     readonly writer: LakeWriter,
     readonly batchRows: number,
+    readonly onCommit?: (c: CommitInfo) => void | Promise<void>,
   ) {}
 
   /**
@@ -138,7 +140,7 @@ export class SourceIngestor {
       const entry = this.entry;
       const pipeline = this.pipeline;
       await pipeline.submit(async () => {
-        if (batch.length > 0) await pipeline.writer.writeChunk(batch, chunkId, entry.fingerprint);
+        const files = batch.length > 0 ? await pipeline.writer.writeChunk(batch, chunkId, entry.fingerprint) : [];
         await writeQuarantine(pipeline.root, chunkId, quarantined);
         entry.lines = line;
         entry.records += counts.records;
@@ -147,6 +149,7 @@ export class SourceIngestor {
         entry.skipdata += counts.skipdata;
         entry.quarantined += counts.quarantined;
         await writeLedger(pipeline.root, { ...entry });
+        await pipeline.onCommit?.({ source: entry.source, file: files[0], records: counts.records, quarantined: counts.quarantined, ...startRange(batch) });
         if (batch.fields === this.parser.fields) this.free.push(batch);
       });
     }
@@ -166,4 +169,19 @@ export class SourceIngestor {
     this.entry.finishedAt = new Date().toISOString();
     await writeLedger(this.pipeline.root, this.entry);
   }
+}
+
+/** Earliest and latest `start` in a batch (unix seconds), when the format has it. */
+function startRange(batch: ColumnBatch): { minStart?: number; maxStart?: number } {
+  const col = batch.columns.find((c) => c.def.field === 'start');
+  if (!col) return {};
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < batch.length; i++) {
+    if (!(col.valid[i >> 3] & (1 << (i & 7)))) continue;
+    const v = col.i64w![2 * i] + col.i64w![2 * i + 1] * 4294967296;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return min === Infinity ? {} : { minStart: min, maxStart: max };
 }
