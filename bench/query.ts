@@ -8,7 +8,7 @@
  * `flows/date=YYYY-MM-DD/*.parquet` under a store folder in .bench/) and read through the
  * store's own `flows` view, so the numbers include everything a user's query pays.
  *
- *   npm run bench:query -- --rows 10000000 --runs 5
+ *   npm run bench:query -- --rows 10000000 --runs 5 [--conversations 200000]
  */
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -35,9 +35,16 @@ function arg(name: string, fallback: number): number {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
-/** Deterministic synthetic VPC traffic over 7 days, shaped like bench/synthetic.ts. */
-function generatorSql(rows: number, out: string): string {
+/**
+ * Deterministic synthetic VPC traffic over 7 days, shaped like bench/synthetic.ts. With
+ * `conversations` = 0 every record draws its addresses independently (nearly every record is
+ * its own source/destination pair: the worst case for the pair queries); with K > 0 records
+ * reuse K conversations, as real flow logs repeat the same pairs window after window.
+ */
+function generatorSql(rows: number, out: string, conversations: number): string {
+  const pairKey = conversations > 0 ? `hash(i, 99) % ${conversations}` : 'i';
   const h = (salt: number) => `CAST(hash(i, ${salt}) % 1000000007 AS BIGINT)`;
+  const hp = (salt: number) => `CAST(hash(${pairKey}, ${salt}) % 1000000007 AS BIGINT)`;
   const internal = (k: string) => `concat('10.', ((${k}) >> 8) & 255, '.', (${k}) & 255, '.', ((${k}) * 7) % 250 + 4)`;
   const external = (k: string) => `concat((${k}) % 200 + 20, '.', ((${k}) * 13) % 256, '.', ((${k}) * 7) % 256, '.', ((${k}) * 3) % 254 + 1)`;
   const ok = `${h(2)} % 1000 >= 11`;
@@ -47,10 +54,10 @@ function generatorSql(rows: number, out: string): string {
       SELECT
         2 AS version, '123456789012' AS account_id,
         concat('eni-', lpad(to_hex(${h(1)} % 2000), 17, '0')) AS interface_id,
-        CASE WHEN ${ok} THEN (CASE WHEN ${h(6)} % 50 = 0 THEN concat('192.0.2.', ${h(7)} % 254 + 1)
-                                   WHEN ${h(8)} % 2 = 0 THEN ${internal(`${h(3)} % 5000`)}
-                                   ELSE ${external(`${h(4)} % 20000`)} END) END AS srcaddr,
-        CASE WHEN ${ok} THEN ${internal(`${h(9)} % 5000`)} END AS dstaddr,
+        CASE WHEN ${ok} THEN (CASE WHEN ${hp(6)} % 50 = 0 THEN concat('192.0.2.', ${hp(7)} % 254 + 1)
+                                   WHEN ${hp(8)} % 2 = 0 THEN ${internal(`${hp(3)} % 5000`)}
+                                   ELSE ${external(`${hp(4)} % 20000`)} END) END AS srcaddr,
+        CASE WHEN ${ok} THEN ${internal(`${hp(9)} % 5000`)} END AS dstaddr,
         CASE WHEN ${ok} THEN CAST(1024 + ${h(10)} % 64000 AS INTEGER) END AS srcport,
         CASE WHEN ${ok} THEN CAST(${port} AS INTEGER) END AS dstport,
         CASE WHEN ${ok} THEN CAST(CASE WHEN ${port} IN (53, 123) THEN 17 ELSE 6 END AS INTEGER) END AS protocol,
@@ -66,8 +73,8 @@ function generatorSql(rows: number, out: string): string {
   ) TO '${out}' (FORMAT parquet, PARTITION_BY ("date"), COMPRESSION zstd, FILENAME_PATTERN 'bench_{i}', OVERWRITE_OR_IGNORE true)`;
 }
 
-async function ensureData(rows: number): Promise<string> {
-  const root = resolve('.bench', `query-${rows}`);
+async function ensureData(rows: number, conversations: number): Promise<string> {
+  const root = resolve('.bench', `query-${rows}${conversations ? `-c${conversations}` : ''}`);
   const done = join(root, 'bench-rows.txt');
   if (existsSync(done) && (await readFile(done, 'utf8')).trim() === String(rows)) return root;
   await rm(root, { recursive: true, force: true });
@@ -75,7 +82,7 @@ async function ensureData(rows: number): Promise<string> {
   const t0 = performance.now();
   const instance = await DuckDBInstance.create(':memory:', { threads: '2', preserve_insertion_order: 'false' });
   const conn = await instance.connect();
-  await conn.run(generatorSql(rows, join(root, 'flows')));
+  await conn.run(generatorSql(rows, join(root, 'flows'), conversations));
   conn.closeSync();
   instance.closeSync();
   await writeFile(done, `${rows}\n`);
@@ -88,7 +95,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main(): Promise<void> {
   const rows = arg('rows', 10_000_000);
   const runs = arg('runs', 5);
-  const root = await ensureData(rows);
+  const conversations = arg('conversations', 0);
+  const root = await ensureData(rows, conversations);
   const store = await openStore(root);
   const columns = await describeFlows(store);
   const table: string[][] = [];
@@ -120,7 +128,8 @@ async function main(): Promise<void> {
   const head = ['query', 'insights ms', 'hand SQL ms', 'ratio', 'rows out'];
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  console.log(`\n${rows.toLocaleString()} records, median of ${runs} runs (2 cores)\n`);
+  const shape = conversations ? `${conversations.toLocaleString()} conversations` : 'independent random pairs';
+  console.log(`\n${rows.toLocaleString()} records (${shape}), median of ${runs} runs\n`);
   console.log(line(head));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of table) console.log(line(r));
