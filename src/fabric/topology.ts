@@ -70,8 +70,14 @@ export async function loadTopology(source?: string | object): Promise<Topology> 
   }
   if (isDir) {
     const { importDescribeDir } = await import('./describe-import.ts');
-    const { doc, file } = importDescribeDir(path);
-    return buildTopology(doc, file);
+    const { doc, file, locate } = importDescribeDir(path);
+    try {
+      return buildTopology(doc, file);
+    } catch (err) {
+      // Name the describe-* file and item the mistake came from, then the converted path.
+      if (err instanceof TopologyError) throw new TopologyError(locate(err.path) ?? file, err.path, err.detail);
+      throw err;
+    }
   }
   const text = readFileSync(path, 'utf8');
   const lines = new LineCounter();
