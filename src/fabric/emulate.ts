@@ -83,7 +83,7 @@ export async function emulate(input: EmulateOptionsIn = {}): Promise<EmulateResu
 /** What drives a run: a function opening the connections of each tick, or a whole replay. */
 export type Traffic =
   | { tick(from: number, to: number, d: TrafficDriver): void }
-  | { replay(d: TrafficDriver, step: (tick: number) => Promise<void>, tick: number): Promise<void> };
+  | { replay(d: TrafficDriver, step: (tick: number, final?: boolean) => Promise<void>, tick: number): Promise<unknown> };
 
 export interface FabricRunOptions {
   topo: Topology;
@@ -114,17 +114,17 @@ export async function runFabric(o: FabricRunOptions, traffic: Traffic): Promise<
   const timeline = TopologyTimeline.build(topo, o.changes ?? []);
   const driver = new TrafficDriver(timeline, interval);
   const writer = new WindowWriter(topo, flowLogs, driver, o);
-  const step = async (tick: number) => {
+  const step = async (tick: number, final = false) => {
     await writer.flush(0, tick, tick + TICK);
     const next = tick + TICK;
-    if (interval === 600 && (next % 600 === 0 || next >= end)) await writer.flush(1, Math.floor(tick / 600) * 600, Math.floor(tick / 600) * 600 + 600);
+    if (interval === 600 && (next % 600 === 0 || final)) await writer.flush(1, Math.floor(tick / 600) * 600, Math.floor(tick / 600) * 600 + 600);
   };
   if ('replay' in traffic) await traffic.replay(driver, step, TICK);
   else {
     for (let tick = start; tick < end; tick += TICK) {
       driver.beginTick(tick, tick + TICK);
       traffic.tick(Math.max(tick, o.start), Math.min(tick + TICK, end), driver);
-      await step(tick);
+      await step(tick, tick + TICK >= end);
     }
   }
   const paths = await writer.close();
