@@ -17,15 +17,24 @@ const arg = (name: string, dflt: string) => {
 };
 const millions = Number(arg('millions', '5'));
 const records = Math.round(millions * 1_000_000);
+// AWS delivers at most 75 MB per object; by default the records come as objects of 1 M
+// records (~27 MB gzip), as a busy VPC's 5-minute objects do. --objects 1 makes one file.
+const objects = Number(arg('objects', String(Math.max(1, Math.ceil(records / 1_000_000)))));
 const work = join(process.cwd(), '.bench');
-mkdirSync(work, { recursive: true });
-const file = join(work, `synthetic-v2-${records}.log.gz`);
-
-if (!existsSync(file)) {
+const dataDir = join(work, `synthetic-v2-${records}-in-${objects}`);
+mkdirSync(dataDir, { recursive: true });
+const files: string[] = [];
+for (let k = 0; k < objects; k++) {
+  const n = Math.floor(records / objects) + (k < records % objects ? 1 : 0);
+  const file = join(dataDir, `123456789012_vpcflowlogs_us-east-1_fl-bench_20231114T${String(k).padStart(4, '0')}Z_${k}.log.gz`);
+  files.push(file);
+  if (existsSync(file)) continue;
   const t = performance.now();
-  await writeSyntheticV2(file, records);
-  console.log(`generated ${records} records in ${((performance.now() - t) / 1000).toFixed(1)} s → ${file} (${(statSync(file).size / 1e6).toFixed(0)} MB)`);
+  await writeSyntheticV2(file, n, 42 + k, 1_700_000_000 + k * 300);
+  console.log(`generated ${n} records in ${((performance.now() - t) / 1000).toFixed(1)} s → ${file} (${(statSync(file).size / 1e6).toFixed(0)} MB)`);
 }
+const bytes = files.reduce((a, f) => a + statSync(f).size, 0);
+const file = join(dataDir, '*.log.gz');
 
 /** Runs a command, sampling its resident memory; returns wall seconds, peak RSS and stdout. */
 async function measure(cmd: string, argv: string[]): Promise<{ seconds: number; peakMb: number; stdout: string }> {
@@ -51,7 +60,7 @@ async function measure(cmd: string, argv: string[]): Promise<{ seconds: number; 
 // 1. flowlens ingest (the real CLI, in its own process so its memory is its own).
 const db = join(work, 'bench-store');
 rmSync(db, { recursive: true, force: true });
-const ours = await measure(process.execPath, ['bin/flowlens.js', 'ingest', file, '--db', db, '--format', 'json', '--no-progress']);
+const ours = await measure(process.execPath, ['bin/flowlens.js', 'ingest', dataDir, '--db', db, '--format', 'json', '--no-progress']);
 const summary = JSON.parse(ours.stdout);
 if (summary.records + summary.quarantined !== records) throw new Error(`expected ${records} records, got ${JSON.stringify(summary)}`);
 
@@ -75,7 +84,7 @@ const onDisk = await baseline(dbFile);
 rmSync(dbFile, { force: true });
 
 const rate = (s: number) => Math.round(records / s).toLocaleString('en-US');
-console.log(`\ningest of ${records.toLocaleString('en-US')} gzip v2 records (${(statSync(file).size / 1e6).toFixed(0)} MB .log.gz), 2-core machine`);
+console.log(`\ningest of ${records.toLocaleString('en-US')} gzip v2 records in ${objects} .log.gz object(s) (${(bytes / 1e6).toFixed(0)} MB), 2-core machine`);
 console.log(`  flowlens ingest (process wall, incl. startup) ${ours.seconds.toFixed(2)} s   ${rate(ours.seconds)} records/s   peak RSS ${ours.peakMb.toFixed(0)} MB`);
 console.log(`  flowlens ingest (its own clock)               ${summary.seconds.toFixed(2)} s   ${rate(summary.seconds)} records/s`);
 console.log(`  DuckDB read_csv → in-memory table             ${inMemory.toFixed(2)} s   ${rate(inMemory)} records/s`);

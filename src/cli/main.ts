@@ -7,6 +7,7 @@ import { OUTPUT_FORMATS } from './output.ts';
  * A command module exports `define(cmd: Command): void` that adds its options and action.
  */
 const COMMANDS: ReadonlyArray<{ name: string; summary: string; load: () => Promise<{ define: (cmd: Command) => void }> }> = [
+  { name: 'emulate', summary: 'emulate a VPC and write the flow logs AWS would deliver', load: () => import('./emulate.ts') },
   { name: 'ingest', summary: 'ingest flow log files, folders or stdin into the store', load: () => import('./ingest.ts') },
   { name: 'sql', summary: 'run read-only SQL over the store', load: () => import('./sql.ts') },
   { name: 'query', summary: 'run a CloudWatch Logs Insights query over the store', load: () => import('./query.ts') },

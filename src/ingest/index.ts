@@ -10,7 +10,7 @@ import { readLedger, writeLedger, writeQuarantine, type LedgerEntry } from './le
 import { ingestParquet } from './parquet-input.ts';
 import { tryFastText } from './fast-text.ts';
 import { readCloudWatchJson, readTextLines } from './readers.ts';
-import { discover, fingerprint, sniff, sniffBytes, type SourceKind } from './sources.ts';
+import { discover, fingerprint, sniff, sniffBytes, type SourceFile, type SourceKind } from './sources.ts';
 import { ChunkPipeline, SourceIngestor, addCounts, zeroCounts, type Counts } from './source-ingestor.ts';
 
 /** The summary `flowlens ingest --format json` prints (a stable contract). */
@@ -42,6 +42,8 @@ export interface IngestOptions {
   /** Records per committed chunk. */
   batchRows?: number;
   onProgress?: (p: IngestProgress) => void;
+  /** Files ingested at the same time (default 2: one per core). */
+  concurrency?: number;
   /** Parse every file with the JS parser (chunked commits) instead of trying DuckDB's reader first. */
   noFastPath?: boolean;
   /**
@@ -75,6 +77,7 @@ async function fastText(writer: LakeWriter, path: string, kind: SourceKind, fiel
 }
 
 export const DEFAULT_BATCH_ROWS = 1 << 18;
+export const DEFAULT_CONCURRENCY = 2;
 
 function initialFields(logFormat: string | undefined): readonly string[] {
   if (!logFormat) return DEFAULT_FIELDS;
@@ -102,8 +105,6 @@ export async function ingestPaths(paths: readonly string[], opts: IngestOptions)
   await ensureStore(opts.db);
   const files = await discover(paths, opts.db);
   const bytesTotal = files.reduce((a, f) => a + f.size, 0);
-  const writer = await LakeWriter.open(opts.db);
-  const pipeline = new ChunkPipeline(opts.db, writer, opts.batchRows ?? DEFAULT_BATCH_ROWS, opts.onCommit);
   const total = zeroCounts();
   const summary = { files: 0, duplicates: 0, skipped_files: 0, resumed_files: 0 };
   let bytesDone = 0;
@@ -114,20 +115,30 @@ export async function ingestPaths(paths: readonly string[], opts: IngestOptions)
     lastProgress = now;
     opts.onProgress({ file, filesDone: summary.files, filesTotal: files.length, bytesDone, bytesTotal, records: total.records });
   };
-  try {
-    for (const f of files) {
-      const fp = await fingerprint(f.path, f.size);
-      const known = await readLedger(opts.db, fp);
-      summary.files++;
-      if (known?.done) {
-        summary.duplicates += known.records;
-        summary.skipped_files++;
-        bytesDone += f.size;
-        progress(f.path);
-        continue;
-      }
+  // Files in flight in this run, by fingerprint: a copy of a file being ingested waits for it
+  // and then counts as a duplicate, exactly as if it came after.
+  const claimed = new Map<string, Promise<number>>();
+
+  const ingestOne = async (f: SourceFile, writer: LakeWriter, pipeline: ChunkPipeline): Promise<number> => {
+    const fp = await fingerprint(f.path, f.size);
+    // Claim before any other await, so two workers never both take the same content.
+    const inFlight = claimed.get(fp);
+    let settle!: (n: number) => void;
+    if (!inFlight) claimed.set(fp, new Promise<number>((r) => (settle = r)));
+    const known = inFlight ? undefined : await readLedger(opts.db, fp);
+    if (inFlight || known?.done) {
+      // Await first: `x += await y` would read x before the wait and lose a concurrent update.
+      const copies = inFlight ? await inFlight : known!.records;
+      summary.duplicates += copies;
+      summary.skipped_files++;
+      bytesDone += f.size;
+      progress(f.path);
+      settle?.(known?.records ?? 0);
+      return 0;
+    }
+    const entry = known ?? newEntry(fp, f.path, f.size);
+    try {
       if (known) summary.resumed_files++;
-      const entry = known ?? newEntry(fp, f.path, f.size);
       const kind = await sniff(f.path);
       if (kind === 'parquet') {
         const chunkId = `${fp}-0`;
@@ -156,11 +167,32 @@ export async function ingestPaths(paths: readonly string[], opts: IngestOptions)
         addCounts(total, ingestor.counts);
       }
       progress(f.path, true);
+    } finally {
+      settle(entry.records);
     }
-    await pipeline.drain();
-  } finally {
-    await writer.close();
-  }
+    return entry.records;
+  };
+
+  // DuckDB scans one gzip stream on one thread, so two files at a time keep both cores busy.
+  const workers = Math.max(1, Math.min(opts.concurrency ?? DEFAULT_CONCURRENCY, files.length));
+  let next = 0;
+  const worker = async () => {
+    const writer = await LakeWriter.open(opts.db, { memoryLimit: `${Math.floor(768 / workers)}MB` });
+    const pipeline = new ChunkPipeline(opts.db, writer, opts.batchRows ?? DEFAULT_BATCH_ROWS, opts.onCommit);
+    try {
+      while (next < files.length) {
+        const f = files[next++];
+        summary.files++;
+        await ingestOne(f, writer, pipeline);
+      }
+      await pipeline.drain();
+    } finally {
+      await writer.close();
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: workers }, worker));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
   return { ...summary, ...total, seconds: round((performance.now() - t0) / 1000), quarantine_dir: `${opts.db}/quarantine` };
 }
 

@@ -227,6 +227,15 @@ describe('shapes a user holds', () => {
     expect(readdirSync(join(db, 'ledger')).every((f) => !f.startsWith('stream-'))).toBe(true);
   });
 
+  it('stores copies of one file in the same run once, whatever the concurrency', async () => {
+    const dir = tempDir();
+    for (const name of ['a.log', 'b.log', 'c.log']) writeFileSync(join(dir, name), v2Lines(500));
+    const db = join(dir, 'db');
+    const s = await ingestPaths([dir], { db, concurrency: 3 });
+    expect(s).toMatchObject({ files: 3, records: 500, duplicates: 1000, skipped_files: 2 });
+    expect(await count(db)).toBe(500);
+  });
+
   it('commits large inputs in chunks and counts per status', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'big.log'), v2Lines(10_000));

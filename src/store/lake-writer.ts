@@ -65,12 +65,13 @@ export class LakeWriter {
   ) {}
 
   /** @example const w = await LakeWriter.open('./flowlens.duckdb') */
-  static async open(root: string, opts: { compression?: string; threads?: number } = {}): Promise<LakeWriter> {
+  static async open(root: string, opts: { compression?: string; threads?: number; memoryLimit?: string } = {}): Promise<LakeWriter> {
     await mkdir(join(root, 'flows'), { recursive: true });
     await mkdir(join(root, 'tmp'), { recursive: true });
     const instance = await DuckDBInstance.create(':memory:', {
       threads: String(opts.threads ?? 2),
       preserve_insertion_order: 'false',
+      memory_limit: opts.memoryLimit ?? '768MB',
     });
     const conn = await instance.connect();
     return new LakeWriter(root, instance, conn, opts.compression ?? 'zstd');
