@@ -115,6 +115,8 @@ export async function tryFastText(
     );
     const [total, ok, nodata, skipdata, first, last] = stats.getRows()[0];
     const day = first === null ? Math.floor(Date.now() / 86400000) : Math.floor(Number(first) / 86400);
+    // Enrichment needs the chunk's distinct addresses first: the raw file gives them cheaply.
+    await writer.enrichFile(placed[0]);
     const final = await writer.move(placed[0], chunkId, day);
     placed = [];
     const range = first === null ? {} : { minStart: Number(first), maxStart: Number(last) };

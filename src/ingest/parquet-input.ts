@@ -68,7 +68,7 @@ export async function ingestParquet(
   const select = `SELECT ${present.map((c) => `${exprs.get(c.column)}::${c.duckType} AS ${sqlIdent(c.column)}`).join(', ')} FROM ${src} WHERE ${problem} IS NULL`;
   const [[first]] = (await conn.runAndReadAll(`SELECT min(${startExpr}) FROM ${src}`)).getRows();
   const day = first === null ? Math.floor(Date.now() / 86400000) : Math.floor(Number(first) / 86400);
-  await writer.place(chunkId, day, (target) => writer.copy(select, target, sourceId));
+  await writer.place(chunkId, day, (target) => writer.copy(select, target, sourceId, present.map((c) => c.column)));
   const bad = await conn.runAndReadAll(`SELECT file_row_number + 1 AS line, ${problem} AS reason FROM ${src} WHERE ${problem} IS NOT NULL LIMIT 100000`);
   const quarantine = bad.getRows().map((r) => ({ line: Number(r[0]), reason: String(r[1]) }));
   const statusCol = known.get('log_status')?.name;

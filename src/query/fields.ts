@@ -1,4 +1,4 @@
-import { DEFAULT_FIELDS, DERIVED_COLUMNS, FIELDS, VIEW_COLUMNS, fieldByName, storedType } from '../schema/columns.ts';
+import { DEFAULT_FIELDS, DERIVED_COLUMNS, ENRICH_COLUMNS, FIELDS, VIEW_COLUMNS, enrichColumnByName, fieldByName, storedType } from '../schema/columns.ts';
 import type { Entry, Sql, SqlType } from './scope.ts';
 
 /** A column of the `flows` view: its name and its DuckDB type (as `DESCRIBE flows` prints it). */
@@ -10,7 +10,7 @@ export interface ColumnInfo {
 /** The `flows` view's columns when the caller does not say: every field, the derived and view columns, `date`. */
 export const DEFAULT_COLUMNS: readonly ColumnInfo[] = Object.freeze([
   ...FIELDS.map((d) => ({ name: d.column, type: storedType(d) })),
-  ...[...DERIVED_COLUMNS, ...VIEW_COLUMNS].map((d) => ({ name: d.column, type: d.duckType })),
+  ...[...DERIVED_COLUMNS, ...ENRICH_COLUMNS, ...VIEW_COLUMNS].map((d) => ({ name: d.column, type: d.duckType })),
   { name: 'date', type: 'DATE' },
 ]);
 
@@ -69,7 +69,8 @@ export function baseFields(columns: readonly ColumnInfo[], d: FieldDialect): Map
     byName.set(c.name.toLowerCase(), sql);
     // The Insights spelling first: it is the name suggestions show.
     const def = fieldByName(c.name);
-    if (def?.insightsName) add(def.insightsName, sql);
+    const insights = def?.insightsName ?? enrichColumnByName(c.name)?.insightsName;
+    if (insights) add(insights, sql);
     add(c.name, sql);
     if (def) add(def.field, sql);
   }

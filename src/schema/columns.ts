@@ -177,10 +177,6 @@ export function formatVersion(fields: readonly string[]): number {
   return v;
 }
 
-/** Logs Insights field name → column, for names Insights discovers (case-insensitive lookup). */
-export const INSIGHTS_NAMES: ReadonlyMap<string, string> = new Map(
-  FIELDS.filter((d) => d.insightsName).map((d) => [d.insightsName!.toLowerCase(), d.column]),
-);
 
 /**
  * Columns the `flows` view computes from stored ones (not stored: computing them at query time
@@ -189,4 +185,64 @@ export const INSIGHTS_NAMES: ReadonlyMap<string, string> = new Map(
 export const VIEW_COLUMNS: readonly StoredColumnDef[] = Object.freeze([
   { column: 'srcaddr_v4', duckType: 'UINTEGER', description: 'srcaddr as an unsigned 32-bit integer when it is IPv4, else NULL' },
   { column: 'dstaddr_v4', duckType: 'UINTEGER', description: 'dstaddr as an unsigned 32-bit integer when it is IPv4, else NULL' },
+]);
+
+/** A stored column that enrichment fills at ingest (NULL when unknown). */
+export interface EnrichColumnDef extends StoredColumnDef {
+  /** The Insights name: camelCase of the column (`src_owner` → `srcOwner`). */
+  readonly insightsName: string;
+}
+
+const e = (column: string, duckType: string, description: string): EnrichColumnDef => ({
+  column,
+  duckType,
+  description,
+  insightsName: column.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()),
+});
+
+/**
+ * Enrichment columns (src/enrich), stored per record. A file written without enrichment lacks
+ * them; the schema anchor file keeps them visible as NULL.
+ */
+export const ENRICH_COLUMNS: readonly EnrichColumnDef[] = Object.freeze([
+  e('direction', 'VARCHAR', 'ingress, egress, internal, cross-vpc, cross-account or external, relative to your networks'),
+  e('peer_kind', 'VARCHAR', 'What the other side is: internet, aws-service, on-prem, link-local or internal'),
+  e('src_name', 'VARCHAR', 'Inventory name of the source (instance, ENI or network)'),
+  e('dst_name', 'VARCHAR', 'Inventory name of the destination'),
+  e('src_owner', 'VARCHAR', 'Owner or team of the source'),
+  e('dst_owner', 'VARCHAR', 'Owner or team of the destination'),
+  e('src_env', 'VARCHAR', 'Environment of the source (prod, staging, ...)'),
+  e('dst_env', 'VARCHAR', 'Environment of the destination'),
+  e('src_vpc', 'VARCHAR', 'VPC of the source address'),
+  e('dst_vpc', 'VARCHAR', 'VPC of the destination address'),
+  e('src_subnet', 'VARCHAR', 'Subnet of the source address'),
+  e('dst_subnet', 'VARCHAR', 'Subnet of the destination address'),
+  e('src_tags', 'VARCHAR', 'Free inventory tags of the source, as a JSON object'),
+  e('dst_tags', 'VARCHAR', 'Free inventory tags of the destination, as a JSON object'),
+  e('aws_service', 'VARCHAR', 'AWS service of the peer (pkt-*-aws-service, ip-ranges.json or inventory)'),
+  e('aws_region', 'VARCHAR', 'AWS region of the peer address (ip-ranges.json or inventory)'),
+  e('src_country', 'VARCHAR', 'ISO country code of a public source address'),
+  e('dst_country', 'VARCHAR', 'ISO country code of a public destination address'),
+  e('src_asn', 'INTEGER', 'Autonomous system number of a public source address'),
+  e('dst_asn', 'INTEGER', 'Autonomous system number of a public destination address'),
+  e('src_as_name', 'VARCHAR', 'Autonomous system name of a public source address'),
+  e('dst_as_name', 'VARCHAR', 'Autonomous system name of a public destination address'),
+  e('app_port', 'INTEGER', 'Service port of the connection (the ephemeral client port normalised away)'),
+  e('service', 'VARCHAR', 'IANA service name of app_port, or the protocol name when it has no ports'),
+  e('protocol_name', 'VARCHAR', 'IANA protocol keyword (tcp, udp, icmp, ...)'),
+  e('cost_class', 'VARCHAR', 'Data transfer class: free, internet-egress, inter-az, inter-region, nat-processing, on-prem-egress'),
+  e('cost_usd', 'DOUBLE', 'Estimated data transfer cost of the record in USD (bytes × the price of its class)'),
+]);
+
+const BY_ENRICH_INSIGHTS = new Map(ENRICH_COLUMNS.map((d) => [d.insightsName.toLowerCase(), d]));
+
+/** An enrichment column by column name or Insights name (case-insensitive for the latter). */
+export function enrichColumnByName(name: string): EnrichColumnDef | undefined {
+  return ENRICH_COLUMNS.find((d) => d.column === name) ?? BY_ENRICH_INSIGHTS.get(name.toLowerCase());
+}
+
+/** Logs Insights field name → column, for names Insights discovers (case-insensitive lookup). */
+export const INSIGHTS_NAMES: ReadonlyMap<string, string> = new Map([
+  ...FIELDS.filter((d) => d.insightsName).map((d): [string, string] => [d.insightsName!.toLowerCase(), d.column]),
+  ...ENRICH_COLUMNS.map((d): [string, string] => [d.insightsName.toLowerCase(), d.column]),
 ]);

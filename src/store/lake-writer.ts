@@ -2,6 +2,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import duckdb from '@duckdb/node-bindings';
 import { DuckDBInstance, VARCHAR, type DuckDBConnection } from '@duckdb/node-api';
+import type { EnrichSession, Enricher } from '../enrich/enricher.ts';
 import { ACTIONS, STATUSES, type BatchColumn, type ColumnBatch } from '../ingest/batch.ts';
 import { STORED_COLUMNS } from './schema-sql.ts';
 import { sqlIdent, sqlString } from './sql-text.ts';
@@ -57,15 +58,20 @@ interface StageShape {
  */
 export class LakeWriter {
   private shapes = new Map<string, StageShape>();
+  /** Enrichment in this writer's connection (absent: records are stored as parsed). */
+  private readonly enrich?: EnrichSession;
   private constructor(
     readonly root: string,
     private readonly instance: DuckDBInstance,
     private readonly conn: DuckDBConnection,
     readonly compression: string,
-  ) {}
+    readonly enricher?: Enricher,
+  ) {
+    this.enrich = enricher?.session(conn);
+  }
 
   /** @example const w = await LakeWriter.open('./flowlens.duckdb') */
-  static async open(root: string, opts: { compression?: string; threads?: number; memoryLimit?: string } = {}): Promise<LakeWriter> {
+  static async open(root: string, opts: { compression?: string; threads?: number; memoryLimit?: string; enricher?: Enricher } = {}): Promise<LakeWriter> {
     await mkdir(join(root, 'flows'), { recursive: true });
     await mkdir(join(root, 'tmp'), { recursive: true });
     const instance = await DuckDBInstance.create(':memory:', {
@@ -74,7 +80,7 @@ export class LakeWriter {
       memory_limit: opts.memoryLimit ?? '768MB',
     });
     const conn = await instance.connect();
-    return new LakeWriter(root, instance, conn, opts.compression ?? 'zstd');
+    return new LakeWriter(root, instance, conn, opts.compression ?? 'zstd', opts.enricher);
   }
 
   private shapeFor(batch: ColumnBatch): StageShape {
@@ -148,7 +154,7 @@ export class LakeWriter {
     await conn.run(`DELETE FROM ${shape.table}`);
     await conn.run('DELETE FROM dict');
     await this.appendBatch(conn, shape, batch);
-    return this.place(chunkId, firstDay(batch), (target) => this.copy(shape.copySelect, target, sourceId));
+    return this.place(chunkId, firstDay(batch), (target) => this.copy(shape.copySelect, target, sourceId, [...shape.columns]));
   }
 
   /**
@@ -164,7 +170,46 @@ export class LakeWriter {
     await mkdir(join(this.root, 'flows', part), { recursive: true });
     const file = join('flows', part, `${chunkId}_0.parquet`);
     await rename(scratch, join(this.root, file));
+    if (this.enrichedCopy) await this.countCoverage(file);
+    this.enrichedCopy = false;
     return [file];
+  }
+
+  /** Set by an enriched copy, so place() counts coverage on the file it placed. */
+  private enrichedCopy = false;
+
+  /** Adds a written file's records with an unattributed internal address to the run's coverage. */
+  private async countCoverage(file: string): Promise<void> {
+    if (!this.enricher) return;
+    const path = join(this.root, file);
+    const cols = new Set((await this.conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${sqlString(path)})`)).getRows().map((r) => String(r[0])));
+    if (!cols.has('direction')) return;
+    const { EnrichSession } = await import('../enrich/enricher.ts');
+    const [[n, bad]] = (await this.conn.runAndReadAll(EnrichSession.coverageSql(path, cols))).getRows();
+    this.enricher.coverage.records += Number(n);
+    this.enricher.coverage.unattributed += Number(bad);
+  }
+
+  /**
+   * Rewrites a stored file (store-relative path) with fresh enrichment columns: written beside
+   * it and renamed over it, so a crash leaves the old file or the new one, never half of one.
+   * @example await writer.enrichFile('flows/date=2024-01-01/abc-0_0.parquet')
+   */
+  async enrichFile(file: string): Promise<void> {
+    if (!this.enrich) return;
+    const path = join(this.root, file);
+    const src = `read_parquet(${sqlString(path)})`;
+    const cols = (await this.conn.runAndReadAll(`DESCRIBE SELECT * FROM ${src}`)).getRows().map((r) => String(r[0]));
+    const select = await this.enrich.select(src, cols);
+    const tmp = `${path}.enrich-${process.pid}.tmp`;
+    await rm(tmp, { force: true });
+    try {
+      await this.conn.run(`COPY (${select}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION ${this.compression})`);
+      await rename(tmp, path);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+    await this.countCoverage(file);
   }
 
   /** Moves a placed file to the chunk's final name under another day. */
@@ -176,8 +221,15 @@ export class LakeWriter {
     return file;
   }
 
-  /** Runs `COPY (select) target` with $source bound. */
-  async copy(select: string, target: string, sourceId: string): Promise<void> {
+  /**
+   * Runs `COPY (select) target` with $source bound. With the select's `columns` given and an
+   * enricher set, the rows are enriched on the way (one pass); without, they are stored as is.
+   */
+  async copy(select: string, target: string, sourceId: string, columns?: string[]): Promise<void> {
+    if (columns && this.enrich) {
+      select = await this.enrich.select(`(${select})`, columns, { source: sourceId });
+      this.enrichedCopy = true;
+    }
     // With one day the "date" column comes from the folder name, not the file.
     const prepared = await this.conn.prepare(`COPY (${select}) ${target}`);
     prepared.bind({ source: sourceId }, { source: VARCHAR });

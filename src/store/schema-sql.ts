@@ -1,4 +1,4 @@
-import { DERIVED_COLUMNS, FIELDS, athenaDuckType, storedType, type FieldDef } from '../schema/columns.ts';
+import { DERIVED_COLUMNS, ENRICH_COLUMNS, FIELDS, athenaDuckType, storedType, type FieldDef } from '../schema/columns.ts';
 import { sqlIdent } from './sql-text.ts';
 
 /**
@@ -6,10 +6,11 @@ import { sqlIdent } from './sql-text.ts';
  * and the Athena-compatible view. Nothing here names a column by hand.
  */
 
-/** Stored columns in order: every AWS field, then the derived ones (the `date` partition is implied). */
+/** Stored columns in order: every AWS field, the derived ones, then enrichment (the `date` partition is implied). */
 export const STORED_COLUMNS: readonly { column: string; duckType: string }[] = [
   ...FIELDS.map((d) => ({ column: d.column, duckType: storedType(d) })),
   ...DERIVED_COLUMNS.map((d) => ({ column: d.column, duckType: d.duckType })),
+  ...ENRICH_COLUMNS.map((d) => ({ column: d.column, duckType: d.duckType })),
 ];
 
 /** `CREATE TABLE` body for an empty table with the stored shape plus `date`. */
