@@ -11,6 +11,7 @@ interface Opts {
   batchRows?: string;
   progress?: boolean;
   fastPath?: boolean;
+  inventory?: string;
 }
 
 /** `flowlens ingest PATH...`: files, folders (recursive, S3 layout) or `-` for stdin. */
@@ -20,10 +21,11 @@ export function define(cmd: Command): void {
     .option('--log-format <format>', 'AWS format string for files without a header line, e.g. "${version} ${vpc-id} ..."')
     .option('--batch-rows <n>', 'records per committed chunk')
     .option('--no-progress', 'no progress bar or progress lines')
+    .option('--inventory <path>', 'inventory to enrich with from now on: YAML/CSV, fabric topology or describe-* folder (kept in <db>/enrich/)')
     .option('--no-fast-path', "parse every file with flowlens's own parser (commits in chunks) instead of trying DuckDB's CSV reader first")
     .action(async (paths: string[], opts: Opts) => {
       const onProgress = opts.progress === false ? undefined : progressReporter();
-      const common = { db: opts.db, logFormat: opts.logFormat, batchRows: opts.batchRows ? Number(opts.batchRows) : undefined, onProgress: onProgress?.update, noFastPath: opts.fastPath === false };
+      const common = { db: opts.db, logFormat: opts.logFormat, batchRows: opts.batchRows ? Number(opts.batchRows) : undefined, onProgress: onProgress?.update, noFastPath: opts.fastPath === false, inventory: opts.inventory };
       let summary: IngestSummary;
       try {
         if (paths.length === 1 && paths[0] === '-') summary = await ingestStream(process.stdin, 'stdin', common);

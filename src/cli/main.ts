@@ -9,6 +9,7 @@ import { OUTPUT_FORMATS } from './output.ts';
 const COMMANDS: ReadonlyArray<{ name: string; summary: string; load: () => Promise<{ define: (cmd: Command) => void }> }> = [
   { name: 'emulate', summary: 'emulate a VPC and write the flow logs AWS would deliver', load: () => import('./emulate.ts') },
   { name: 'ingest', summary: 'ingest flow log files, folders or stdin into the store', load: () => import('./ingest.ts') },
+  { name: 'enrich', summary: 'manage the inventory, ip-ranges, prices and geo data; re-enrich stored records', load: () => import('./enrich.ts') },
   { name: 'sql', summary: 'run read-only SQL over the store', load: () => import('./sql.ts') },
   { name: 'query', summary: 'run a CloudWatch Logs Insights query over the store', load: () => import('./query.ts') },
   { name: 'serve', summary: 'serve the HTTP API, live ingest, metrics and the dashboard', load: () => import('./serve.ts') },
