@@ -1,0 +1,259 @@
+/**
+ * Detection and alerting: rules (YAML, Logs Insights queries) evaluated per window over the
+ * store, in batch (`runDetection`) or following ingest (`createStreamingDetector`); findings
+ * become alerts with a lifecycle (dedupe, incidents, suppression, routing, open →
+ * acknowledged → resolved) kept in `<db>/alerts/`, and notifications (stdout, file, webhook,
+ * Slack). The CLI (`flowlens detect`), ingest (`--detect`) and the server call these.
+ */
+import type { CommitInfo } from '../ingest/index.ts';
+import { describeFlows, QueryError, type ColumnInfo } from '../query/index.ts';
+import { openStore, type Store } from '../store/index.ts';
+import { applyFindings, readAlerts, updateState, type Alert, type AlertEvent } from './alerts.ts';
+import { loadConfig, type DetectConfigT, type NotifierDocT } from './config.ts';
+import { evaluateRule, windowSpan, type Finding } from './engine.ts';
+import { createNotifiers, type Notifier } from './notify.ts';
+import type { Rule, Severity } from './rule-schema.ts';
+import { rulesFor } from './rules.ts';
+import { threatListRules } from './threat-list.ts';
+
+export type { Alert, AlertEvent } from './alerts.ts';
+export type { Finding } from './engine.ts';
+export type { Rule } from './rule-schema.ts';
+export { loadRules, rulesFor, parseRuleFile, RuleError, BUILTIN_RULES_DIR } from './rules.ts';
+export { loadConfig } from './config.ts';
+export { createNotifiers, notifierFromFlag } from './notify.ts';
+
+const SEV = ['low', 'medium', 'high', 'critical'];
+const nowSec = () => Math.floor(Date.now() / 1000);
+
+/**
+ * Alerts kept in the store, newest activity first. Suppressed alerts only when asked.
+ * @example await listAlerts('./flowlens.duckdb', { state: 'open', severity: 'high' })
+ */
+export async function listAlerts(
+  db: string,
+  filter: { state?: string; severity?: string; since?: number; limit?: number; rule?: string; family?: string; incident?: string; suppressed?: boolean } = {},
+): Promise<Alert[]> {
+  let out = await readAlerts(db);
+  if (filter.state) out = out.filter((a) => a.state === filter.state);
+  // A severity means "at least this severe", as alert routing reads it.
+  if (filter.severity) out = out.filter((a) => SEV.indexOf(a.severity) >= SEV.indexOf(filter.severity!));
+  if (filter.since !== undefined) out = out.filter((a) => a.last_seen >= filter.since!);
+  if (filter.rule) out = out.filter((a) => a.rule_id === filter.rule);
+  if (filter.family) out = out.filter((a) => a.family === filter.family);
+  if (filter.incident) out = out.filter((a) => a.incident_id === filter.incident);
+  out = out.filter((a) => (filter.suppressed ? a.suppressed !== undefined : a.suppressed === undefined));
+  out.sort((a, b) => b.last_seen - a.last_seen || a.id.localeCompare(b.id));
+  return filter.limit !== undefined ? out.slice(0, filter.limit) : out;
+}
+
+/**
+ * Acknowledges or resolves an alert (kept across detection runs; new activity after a resolve
+ * opens it again). Undefined when there is no such alert.
+ * @example await setAlertState('./flowlens.duckdb', 'al-0123456789abcdef', 'resolved', 'patched')
+ */
+export async function setAlertState(db: string, id: string, state: 'acknowledged' | 'resolved', note?: string): Promise<Alert | undefined> {
+  return updateState(db, id, state, note, nowSec());
+}
+
+export interface DetectOptions {
+  db: string;
+  /** A folder (or file) of YAML rules added to the built-ins (same id replaces a built-in). */
+  rulesDir?: string;
+  /** Only these rule ids. */
+  ruleIds?: readonly string[];
+  /** Inclusive unix seconds; default: everything the store holds. */
+  from?: number;
+  to?: number;
+  /** Settings; default `--config` file or `<db>/detect.yaml`. */
+  config?: DetectConfigT;
+  configPath?: string;
+  /** Extra notification targets (besides the config's). */
+  notify?: readonly NotifierDocT[];
+  /** Skip the built-in rules. */
+  noBuiltins?: boolean;
+}
+
+interface Prepared {
+  rules: Rule[];
+  byId: Map<string, Rule>;
+  config: DetectConfigT;
+}
+
+/** Rules (built-in, user, threat list) and settings for a run. */
+export async function prepare(opts: Pick<DetectOptions, 'db' | 'rulesDir' | 'ruleIds' | 'config' | 'configPath' | 'noBuiltins'>): Promise<Prepared> {
+  const config = opts.config ?? (await loadConfig(opts.configPath, opts.db));
+  let rules = await rulesFor(opts.rulesDir, { builtins: !opts.noBuiltins });
+  if (config.threatList) rules.push(...(await threatListRules(config.threatList)));
+  rules = rules.filter((r) => r.enabled);
+  if (opts.ruleIds?.length) {
+    const known = new Set(rules.map((r) => r.id));
+    const missing = opts.ruleIds.filter((id) => !known.has(id));
+    if (missing.length) {
+      const { UserError } = await import('../util/errors.ts');
+      throw new UserError(`--rule: no rule "${missing[0]}" (run flowlens detect --list-rules)`);
+    }
+    rules = rules.filter((r) => opts.ruleIds!.includes(r.id));
+  }
+  return { rules, byId: new Map(rules.map((r) => [r.id, r])), config };
+}
+
+async function dataRange(store: Store): Promise<[number, number] | undefined> {
+  const r = await store.query('SELECT min(start), max(start) FROM flows WHERE start IS NOT NULL');
+  const [min, max] = r.rows[0] ?? [];
+  return min === null || min === undefined ? undefined : [Number(min), Number(max)];
+}
+
+/** Evaluates rules over [from, to] and stores what they found; returns the events. */
+async function detectRange(db: string, store: Store, p: Prepared, from: number, to: number, columns: readonly ColumnInfo[], dataStart: number, only?: (r: Rule) => boolean): Promise<{ alerts: Alert[]; events: AlertEvent[] }> {
+  const findings: Finding[] = [];
+  const evaluated: { ruleId: string; from: number; to: number }[] = [];
+  for (const rule of p.rules) {
+    if (only && !only(rule)) continue;
+    const [wFrom, wLast] = windowSpan(rule.window, from, to);
+    try {
+      findings.push(...(await evaluateRule(store, rule, { from, to, columns, dataStart })));
+    } catch (err) {
+      // A rule reading columns this store does not have (enrichment, say) has nothing to say here.
+      if (err instanceof QueryError && /unknown field/i.test(err.detail)) continue;
+      throw err;
+    }
+    evaluated.push({ ruleId: rule.id, from: wFrom, to: wLast });
+  }
+  return applyFindings(db, evaluated, findings, { rules: p.byId, config: p.config, now: nowSec() });
+}
+
+async function deliver(notifiers: readonly Notifier[], events: readonly AlertEvent[]): Promise<void> {
+  if (!events.length) return;
+  for (const n of notifiers) await n.notify(events);
+}
+
+/**
+ * Batch detection over the store (all of it, or [from, to]); persists findings and alert
+ * state, notifies new alerts, and returns the alerts active in the range.
+ * @example await runDetection({ db: './flowlens.duckdb', from: Date.now() / 1000 - 86400 })
+ */
+export async function runDetection(opts: DetectOptions & { notifyTimeoutMs?: number }): Promise<Alert[]> {
+  const p = await prepare(opts);
+  const store = await openStore(opts.db);
+  const notifiers = createNotifiers([...p.config.notify, ...(opts.notify ?? [])], opts.db);
+  try {
+    const range = await dataRange(store);
+    if (!range) return [];
+    const from = Math.max(opts.from ?? range[0], range[0]);
+    const to = Math.min(opts.to ?? range[1], range[1]);
+    if (from > to) return [];
+    const columns = await describeFlows(store);
+    const { alerts, events } = await detectRange(opts.db, store, p, from, to, columns, range[0]);
+    await deliver(notifiers, events);
+    for (const n of notifiers) await n.flush(opts.notifyTimeoutMs ?? 10_000);
+    return alerts.filter((a) => !a.suppressed && a.last_seen >= from && a.first_seen <= to + 600);
+  } finally {
+    for (const n of notifiers) await n.stop();
+    await store.close();
+  }
+}
+
+export interface StreamingOptions {
+  db: string;
+  rulesDir?: string;
+  configPath?: string;
+  config?: DetectConfigT;
+  notifiers?: readonly NotifierDocT[];
+  /** Called with each batch of alert events (after notifiers got them). */
+  onEvents?: (events: AlertEvent[]) => void;
+  onError?: (err: unknown) => void;
+}
+
+/**
+ * Detection that follows ingest: `onCommit` (ingest's hook) queues the chunk's time range and
+ * returns at once; a background pass evaluates every rule on the windows the new records
+ * touch, so findings appear seconds after the records. Baseline rules, whose answer depends on
+ * history, run again over everything seen when the detector stops, so the final findings equal
+ * a batch run's over the same data.
+ * @example const d = createStreamingDetector({ db }); await ingestPaths(paths, { db, onCommit: d.onCommit }); await d.stop()
+ */
+export function createStreamingDetector(opts: StreamingOptions): { onCommit(info: CommitInfo): Promise<void>; stop(): Promise<void>; idle(): Promise<void>; stats: { commits: number; passes: number; records: number; alertEvents: number } } {
+  const stats = { commits: 0, passes: 0, records: 0, alertEvents: 0 };
+  let pending: { from: number; to: number } | undefined;
+  let seen: { from: number; to: number } | undefined;
+  let unknownRange = false;
+  let loop: Promise<void> | undefined;
+  let stopped = false;
+  let ready: Promise<{ p: Prepared; store: Store; notifiers: Notifier[] }> | undefined;
+  const init = () =>
+    (ready ??= (async () => {
+      const p = await prepare({ db: opts.db, rulesDir: opts.rulesDir, config: opts.config, configPath: opts.configPath });
+      const store = await openStore(opts.db);
+      return { p, store, notifiers: createNotifiers([...p.config.notify, ...(opts.notifiers ?? [])], opts.db) };
+    })());
+
+  const pass = async (range: { from: number; to: number }, only?: (r: Rule) => boolean) => {
+    const { p, store, notifiers } = await init();
+    const columns = await describeFlows(store);
+    const data = await dataRange(store);
+    const { events } = await detectRange(opts.db, store, p, range.from, range.to, columns, data?.[0] ?? range.from, only);
+    stats.passes++;
+    stats.alertEvents += events.length;
+    await deliver(notifiers, events);
+    if (events.length) opts.onEvents?.(events);
+  };
+
+  const run = async () => {
+    while (pending) {
+      const r = pending;
+      pending = undefined;
+      try {
+        await pass(r);
+      } catch (err) {
+        opts.onError?.(err);
+      }
+    }
+  };
+
+  return {
+    stats,
+    async onCommit(info: CommitInfo) {
+      if (stopped) return;
+      stats.commits++;
+      stats.records += info.records;
+      if (info.minStart === undefined || info.maxStart === undefined) {
+        unknownRange = true;
+        return;
+      }
+      const r = { from: info.minStart, to: info.maxStart };
+      pending = pending ? { from: Math.min(pending.from, r.from), to: Math.max(pending.to, r.to) } : r;
+      seen = seen ? { from: Math.min(seen.from, r.from), to: Math.max(seen.to, r.to) } : { ...r };
+      // Evaluation runs beside ingest; commits arriving meanwhile are merged into the next pass.
+      loop ??= run().finally(() => {
+        loop = undefined;
+      });
+    },
+    async idle() {
+      while (loop) await loop;
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      while (loop) await loop;
+      if (!ready && !seen && !unknownRange) return;
+      const { store, notifiers } = await init();
+      try {
+        if (unknownRange) {
+          const d = await dataRange(store);
+          if (d) await pass({ from: d[0], to: d[1] });
+        } else if (seen) {
+          await pass(seen, (r) => r.baseline !== undefined);
+        }
+        for (const n of notifiers) await n.flush(2000);
+      } catch (err) {
+        opts.onError?.(err);
+      } finally {
+        for (const n of notifiers) await n.stop();
+        await store.close();
+      }
+    },
+  };
+}
+
+export type { Severity };
