@@ -334,7 +334,7 @@ export class EnrichSession {
       `SELECT *, CASE WHEN __direction IS NULL THEN NULL ` +
       `WHEN (__s_nat OR __d_nat) AND ${inside} THEN 'nat-processing' ` +
       `WHEN __direction = 'egress' AND __peer_kind = 'internet' THEN 'internet-egress' ` +
-      `WHEN __direction = 'egress' AND __peer_kind = 'on-prem' THEN 'on-prem-egress' ` +
+      `WHEN __s_kind = 'internal' AND __d_kind = 'on-prem' THEN 'on-prem-egress' ` +
       `WHEN __direction = 'egress' AND __peer_kind = 'aws-service' AND __s_region <> __aws_region THEN 'inter-region' ` +
       `WHEN ${inside} AND __s_region <> __d_region THEN 'inter-region' ` +
       `WHEN ${inside} AND __s_az <> __d_az THEN 'inter-az' ELSE 'free' END AS __cost_class FROM (${q2})`;

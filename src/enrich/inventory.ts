@@ -83,7 +83,7 @@ export function parseInventoryYaml(text: string, file: string): Inventory {
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (doc.errors.length) {
     const e = doc.errors[0];
-    throw new UserError(`${file}: line ${e.linePos?.[0].line ?? '?'}: ${e.message.split('\n')[0]}`, { cause: e });
+    throw new UserError(`${file}: line ${e.linePos?.[0].line ?? lines.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`, { cause: e });
   }
   const js = doc.toJS() as unknown;
   const bare = Array.isArray(js);
