@@ -12,6 +12,7 @@ interface Opts {
   progress?: boolean;
   fastPath?: boolean;
   inventory?: string;
+  detect?: boolean;
 }
 
 /** `flowlens ingest PATH...`: files, folders (recursive, S3 layout) or `-` for stdin. */
@@ -22,16 +23,21 @@ export function define(cmd: Command): void {
     .option('--batch-rows <n>', 'records per committed chunk')
     .option('--no-progress', 'no progress bar or progress lines')
     .option('--inventory <path>', 'inventory to enrich with from now on: YAML/CSV, fabric topology or describe-* folder (kept in <db>/enrich/)')
+    .option('--detect', 'run detection on each committed chunk while ingesting (alerts go to <db>/alerts and the configured notifiers)')
     .option('--no-fast-path', "parse every file with flowlens's own parser (commits in chunks) instead of trying DuckDB's CSV reader first")
     .action(async (paths: string[], opts: Opts) => {
       const onProgress = opts.progress === false ? undefined : progressReporter();
       const common = { db: opts.db, logFormat: opts.logFormat, batchRows: opts.batchRows ? Number(opts.batchRows) : undefined, onProgress: onProgress?.update, noFastPath: opts.fastPath === false, inventory: opts.inventory };
+      // Streaming detection follows each durable chunk without holding ingest back.
+      const detector = opts.detect ? (await import('../detect/index.ts')).createStreamingDetector({ db: opts.db, onError: (e) => process.stderr.write(`flowlens: detection: ${(e as Error).message}\n`) }) : undefined;
+      if (detector) Object.assign(common, { onCommit: detector.onCommit });
       let summary: IngestSummary;
       try {
         if (paths.length === 1 && paths[0] === '-') summary = await ingestStream(process.stdin, 'stdin', common);
         else summary = await ingestPaths(paths.filter((p) => p !== '-'), common);
       } finally {
         onProgress?.stop();
+        await detector?.stop();
       }
       printSummary(summary, opts.format);
     });

@@ -12,6 +12,7 @@ const COMMANDS: ReadonlyArray<{ name: string; summary: string; load: () => Promi
   { name: 'enrich', summary: 'manage the inventory, ip-ranges, prices and geo data; re-enrich stored records', load: () => import('./enrich.ts') },
   { name: 'sql', summary: 'run read-only SQL over the store', load: () => import('./sql.ts') },
   { name: 'query', summary: 'run a CloudWatch Logs Insights query over the store', load: () => import('./query.ts') },
+  { name: 'detect', summary: 'run detection rules over the store and manage alerts', load: () => import('./detect.ts') },
   { name: 'serve', summary: 'serve the HTTP API, live ingest, metrics and the dashboard', load: () => import('./serve.ts') },
   { name: 'demo', summary: 'generate a sample, ingest it and show what flowlens answers', load: () => import('./demo.ts') },
 ];
