@@ -30,10 +30,8 @@ function endIndex(fields: readonly string[] | undefined): number {
   return fields ? fields.indexOf('end') : 11;
 }
 
-/** What a live ingest request came back with (the summary plus what the route needs). */
-export interface LiveResult extends IngestSummary {
-  lines: number;
-}
+/** What a live ingest request came back with: the counts of the commit it was part of. */
+export type LiveResult = Pick<IngestSummary, 'records' | 'ok' | 'nodata' | 'skipdata' | 'quarantined' | 'duplicates'> & { lines: number };
 
 interface Job {
   text: string;
@@ -166,7 +164,7 @@ export class LiveIngest {
           this.metrics.duplicated.inc({ route: j.route }, j.lines);
           this.metrics.totals.duplicated += j.lines;
           this.metrics.requests.inc({ route: j.route, outcome: 'duplicate' });
-          j.resolve({ ...emptySummary(this.db), duplicates: j.lines, skipped_files: 1, lines: j.lines });
+          j.resolve({ records: 0, ok: 0, nodata: 0, skipdata: 0, quarantined: 0, duplicates: j.lines, lines: j.lines });
         } else fresh.push(j);
       }
       if (!fresh.length) return;
@@ -187,7 +185,7 @@ export class LiveIngest {
       for (const j of fresh) {
         if (!summary.duplicates) this.observeLatency(j.text, j.fields);
         this.metrics.requests.inc({ route, outcome: summary.duplicates ? 'duplicate' : 'stored' });
-        j.resolve({ ...summary, lines: j.lines });
+        j.resolve({ records: summary.records, ok: summary.ok, nodata: summary.nodata, skipdata: summary.skipdata, quarantined: summary.quarantined, duplicates: summary.duplicates, lines: j.lines });
       }
     } catch (err) {
       this.stats.lastError = (err as Error).message;
@@ -238,10 +236,6 @@ export class LiveIngest {
       if (Number.isFinite(end) && end > 1e9 && end <= now + 300) this.metrics.processing.observe(Math.max(0, now - end));
     }
   }
-}
-
-function emptySummary(db: string): IngestSummary {
-  return { files: 1, duplicates: 0, skipped_files: 0, resumed_files: 0, records: 0, ok: 0, nodata: 0, skipdata: 0, quarantined: 0, seconds: 0, quarantine_dir: `${db}/quarantine` };
 }
 
 function countLines(text: string): number {
