@@ -21,10 +21,14 @@ const logFormat = process.argv.includes('--format') ? arg('format', '') : undefi
 for (const level of levels) {
   const out = mkdtempSync(join(tmpdir(), 'flowlens-bench-fabric-'));
   try {
+    const cpu0 = process.cpuUsage();
     const r = await emulate({ scenarios: ['web-app'], scale, duration, seed: 1, out, gzipLevel: level, logFormat });
     const rss = process.resourceUsage().maxRSS / 1024;
+    // CPU seconds of all threads (main + zlib's pool): the figure that other load on the machine disturbs least.
+    const cpu = process.cpuUsage(cpu0);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     console.log(
-      `gzip ${level}: ${r.records.toLocaleString('en-US')} records in ${r.files} files, ${r.seconds.toFixed(2)} s → ${Math.round(r.records / r.seconds).toLocaleString('en-US')} records/s; peak RSS ${rss.toFixed(0)} MB`,
+      `gzip ${level}: ${r.records.toLocaleString('en-US')} records in ${r.files} files, ${r.seconds.toFixed(2)} s → ${Math.round(r.records / r.seconds).toLocaleString('en-US')} records/s; ${cpuSeconds.toFixed(1)} CPU s (${Math.round(r.records / cpuSeconds).toLocaleString('en-US')} records per CPU s); peak RSS ${rss.toFixed(0)} MB`,
     );
   } finally {
     rmSync(out, { recursive: true, force: true });

@@ -1,13 +1,10 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { once } from 'node:events';
 import { dirname, join } from 'node:path';
-import { finished } from 'node:stream/promises';
-import { createGzip, type Gzip } from 'node:zlib';
 import { fieldByName, awsParquetType } from '../../schema/columns.ts';
 import type { FlowLogSpec } from '../model.ts';
 import { stableHex } from '../prng.ts';
 import { ByteBuf } from '../render.ts';
+import { GzipBlocks } from './gzip-blocks.ts';
 import { batchOf, utcParts, type Sink, type SinkOptions, type WindowRows } from './types.ts';
 
 /**
@@ -28,8 +25,7 @@ interface OpenObject {
   part: number;
   path: string;
   textBytes: number;
-  gz?: Gzip;
-  file?: WriteStream;
+  gz?: GzipBlocks;
   /** Parquet objects are staged as text, then converted by DuckDB when closed. */
   stage?: string[];
   flowLogId: string;
@@ -47,6 +43,8 @@ export class S3Sink implements Sink {
   private files: string[] = [];
   private buf = new ByteBuf(1 << 21);
   private parquetSeq = 0;
+  /** Objects still compressing their last blocks while the run goes on. */
+  private closing: Promise<void>[] = [];
 
   constructor(private readonly o: SinkOptions) {}
 
@@ -72,11 +70,7 @@ export class S3Sink implements Sink {
     await mkdir(dirname(path), { recursive: true });
     const obj: OpenObject = { batch, part, path, textBytes: 0, flowLogId: fl.id, fields: fl.fields };
     if (parquet) obj.stage = [];
-    else {
-      obj.gz = createGzip({ level: this.o.gzipLevel });
-      obj.file = createWriteStream(path);
-      obj.gz.pipe(obj.file);
-    }
+    else obj.gz = await GzipBlocks.create(path, this.o.gzipLevel);
     await this.push(obj, w.renderer.header);
     return obj;
   }
@@ -84,7 +78,7 @@ export class S3Sink implements Sink {
   private async push(obj: OpenObject, chunk: Buffer): Promise<void> {
     obj.textBytes += chunk.length;
     if (obj.stage) obj.stage.push(chunk.toString('latin1'));
-    else if (!obj.gz!.write(chunk)) await once(obj.gz!, 'drain');
+    else await obj.gz!.write(chunk);
   }
 
   async write(w: WindowRows): Promise<void> {
@@ -125,8 +119,9 @@ export class S3Sink implements Sink {
     this.open.delete(obj.flowLogId);
     this.files.push(obj.path);
     if (obj.gz) {
-      obj.gz.end();
-      await finished(obj.file!);
+      // The run goes on while the object's last blocks compress; two such objects at most.
+      this.closing.push(obj.gz.close());
+      if (this.closing.length > 2) await this.closing.shift();
       return;
     }
     await writeParquet(obj.path, obj.fields, obj.stage!.join(''), `${obj.path}.${this.parquetSeq++}.stage.txt`);
@@ -134,6 +129,7 @@ export class S3Sink implements Sink {
 
   async close(): Promise<string[]> {
     for (const obj of [...this.open.values()]) await this.finish(obj);
+    await Promise.all(this.closing.splice(0));
     return this.files.sort();
   }
 }

@@ -1,0 +1,95 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { constants, crc32, deflateRaw } from 'node:zlib';
+
+/** Text gathered before a block goes to a compressor thread. */
+const BLOCK_BYTES = 1 << 20;
+/** Deflate's window: each block is compressed with the previous 32 KiB as its dictionary. */
+const WINDOW = 32 * 1024;
+/** Uncompressed bytes in flight at most (backpressure: bounds memory whatever the run size). */
+const MAX_IN_FLIGHT = 48 << 20;
+
+/**
+ * A gzip file written pigz-style: the text is cut into ~1 MiB blocks that are deflated in
+ * parallel on libuv's thread pool (zlib's async API), each primed with the previous block's
+ * last 32 KiB and ended with a sync flush, then concatenated in order into ONE gzip member with
+ * a combined CRC-32. The main thread only renders; the compression uses the other core(s).
+ * The bytes depend only on the text and the level, so runs stay deterministic.
+ * @example const g = await GzipBlocks.create('/tmp/a.log.gz', 1); await g.write(buf); await g.close();
+ */
+export class GzipBlocks {
+  private parts: Buffer[] = [];
+  private partBytes = 0;
+  private tail: Buffer = Buffer.alloc(0);
+  private crc = 0;
+  private size = 0;
+  private inFlight: { bytes: number; done: Promise<void> }[] = [];
+  private inFlightBytes = 0;
+  private written: Promise<void>;
+  private failure: unknown;
+
+  private constructor(
+    private readonly fh: FileHandle,
+    private readonly level: number,
+  ) {
+    // RFC 1952 header: no name, mtime 0 (deterministic), XFL as zlib sets it, OS = Unix.
+    const xfl = level === 1 ? 4 : level === 9 ? 2 : 0;
+    this.written = fh.write(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 3])).then(() => undefined);
+  }
+
+  static async create(path: string, level: number): Promise<GzipBlocks> {
+    return new GzipBlocks(await open(path, 'w'), level);
+  }
+
+  /** Appends text; the buffer must not be reused by the caller. Waits when too much is in flight. */
+  async write(chunk: Buffer): Promise<void> {
+    if (chunk.length === 0) return;
+    this.parts.push(chunk);
+    this.partBytes += chunk.length;
+    if (this.partBytes >= BLOCK_BYTES) this.submit(false);
+    while (this.inFlightBytes > MAX_IN_FLIGHT) await this.settleOldest();
+    if (this.failure) throw this.failure;
+  }
+
+  /** Compresses what is left, writes the trailer and closes the file. */
+  async close(): Promise<void> {
+    this.submit(true);
+    while (this.inFlight.length > 0) await this.settleOldest();
+    await this.written;
+    if (this.failure) throw this.failure;
+    const trailer = Buffer.alloc(8);
+    trailer.writeUInt32LE(this.crc >>> 0, 0);
+    trailer.writeUInt32LE(this.size % 2 ** 32, 4);
+    await this.fh.write(trailer);
+    await this.fh.close();
+  }
+
+  private async settleOldest(): Promise<void> {
+    const j = this.inFlight.shift()!;
+    await j.done;
+    this.inFlightBytes -= j.bytes;
+  }
+
+  private submit(last: boolean): void {
+    const block = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.partBytes);
+    this.parts = [];
+    this.partBytes = 0;
+    this.crc = crc32(block, this.crc);
+    this.size += block.length;
+    const dictionary = this.tail;
+    this.tail = block.length >= WINDOW ? block.subarray(block.length - WINDOW) : Buffer.concat([dictionary, block]).subarray(-WINDOW);
+    const compressed = new Promise<Buffer>((resolve, reject) => {
+      deflateRaw(
+        block,
+        { level: this.level, dictionary: dictionary.length > 0 ? dictionary : undefined, finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH },
+        (err, out) => (err ? reject(err) : resolve(out)),
+      );
+    });
+    // Blocks finish in any order; they reach the file in order.
+    const done = Promise.all([compressed, this.written]).then(([out]) => this.fh.write(out).then(() => undefined));
+    this.written = done.catch((err: unknown) => {
+      this.failure ??= new Error(`gzip: ${(err as Error).message}`, { cause: err });
+    });
+    this.inFlight.push({ bytes: block.length, done: this.written });
+    this.inFlightBytes += block.length;
+  }
+}
