@@ -29,6 +29,8 @@ export const ServerConfig = z
     maxIngestInFlightBytes: z.number().int().positive().default(128 * 1024 * 1024),
     /** The built dashboard (index.html and assets); the default is the one `npm ci` builds. */
     webRoot: z.string().optional(),
+    /** Streaming detection on every chunk live ingest commits. */
+    detect: z.boolean().default(true),
     /** Folder of detection rules handed to the detector. */
     rulesDir: z.string().optional(),
     /** Log requests (pino) to stderr. */

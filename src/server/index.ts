@@ -21,6 +21,13 @@ import { requestRange } from './time.ts';
 
 export { ServerConfig, type ServerOptions } from './config.ts';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Resolves when accepted ingest is committed and streaming detection has caught up. */
+    flowlensIdle(): Promise<void>;
+  }
+}
+
 /** The dashboard `npm ci` builds (vite, src/web → src/web/dist). */
 export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../web/dist', import.meta.url));
 
@@ -45,8 +52,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const service = new QueryService(cfg.db, { maxRows: cfg.maxRows, timeoutMs: cfg.queryTimeoutMs, maxQueued: cfg.maxQueuedQueries }, (kind, s, ok) =>
     metrics.query.observe({ kind, outcome: ok ? 'ok' : 'error' }, s),
   );
-  const findings = await Findings.load(cfg.db, cfg.rulesDir);
-  metrics.detection.set(findings.available ? 1 : 0);
+  const findings = new Findings(cfg.db, cfg.rulesDir, cfg.detect);
   const onCommit = async (c: CommitInfo) => {
     await service.refresh();
     // Detection follows ingest; its failure must not undo a commit the sender will be told about.
@@ -65,6 +71,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       return reply.code(status).send({ requestId: firehoseRequestId(req), timestamp: Date.now(), errorMessage: body.error });
     }
     return reply.code(status).send(body);
+  });
+  app.decorate('flowlensIdle', async () => {
+    await live.drain();
+    await findings.idle();
   });
   app.addHook('onClose', async () => {
     await live.drain();
@@ -116,12 +126,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     if (q.severity) filter.severity = q.severity;
     if (q.since) filter.since = requestRange({ since: q.since }).from;
     if (q.limit) filter.limit = positiveInt(q.limit, 'limit');
-    if (!findings.available) return { available: false, detection: findings.reason, findings: [] };
-    return { available: true, findings: await findings.list(filter) };
+    return { available: true, findings: await findings.list(filter), ...(findings.lastError ? { detection_error: findings.lastError } : {}) };
   });
   for (const [action, state] of [['ack', 'acknowledged'], ['resolve', 'resolved']] as const) {
     app.post<{ Params: { id: string } }>(`/api/findings/:id/${action}`, async (req) => {
-      if (!findings.available) throw new HttpError(503, findings.reason ?? 'detection not available', { available: false });
       const note = req.body && typeof objectBody(req).note === 'string' ? String(objectBody(req).note) : undefined;
       const alert = await findings.setState(req.params.id, state, note);
       if (!alert) throw new HttpError(404, `no alert with id ${req.params.id}`);
@@ -245,7 +253,7 @@ async function ingestRoutes(scope: FastifyInstance, live: LiveIngest, cfg: Serve
 
   scope.post<{ Querystring: { log_format?: string } }>('/ingest/lines', async (req) => {
     const r = await live.ingest(text(req), 'lines', req.query.log_format);
-    return { records: r.records, stored: r.duplicates ? 0 : r.records - r.quarantined, quarantined: r.quarantined, duplicates: r.duplicates, ok: r.ok, nodata: r.nodata, skipdata: r.skipdata };
+    return { records: r.records + r.quarantined, stored: r.duplicates ? 0 : r.records, quarantined: r.quarantined, duplicates: r.duplicates, ok: r.ok, nodata: r.nodata, skipdata: r.skipdata };
   });
 }
 
@@ -291,7 +299,7 @@ async function refreshGauges(service: QueryService, findings: Findings, metrics:
     if (total > 0) metrics.unattributed.set(Number(r.rows[0][1]) / total);
   }
   metrics.alerts.reset();
-  if (findings.available) {
+  {
     const counts = new Map<string, number>();
     for (const a of await findings.list({})) counts.set(`${a.severity}\u0000${a.state}`, (counts.get(`${a.severity}\u0000${a.state}`) ?? 0) + 1);
     for (const [k, n] of counts) {

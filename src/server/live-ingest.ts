@@ -175,7 +175,8 @@ export class LiveIngest {
       this.stats.commits++;
       this.stats.requests += fresh.length;
       this.stats.lastCommitAt = new Date().toISOString();
-      const stored = summary.duplicates ? 0 : summary.records - summary.quarantined;
+      // `records` counts stored records (OK, NODATA, SKIPDATA); quarantined lines are apart.
+      const stored = summary.duplicates ? 0 : summary.records;
       this.metrics.stored.inc({ route }, stored);
       this.metrics.quarantined.inc({ route }, summary.quarantined);
       this.metrics.duplicated.inc({ route }, summary.duplicates);

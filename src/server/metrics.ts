@@ -38,8 +38,7 @@ export function createMetrics() {
   const query = new Histogram({ name: 'flowlens_query_duration_seconds', help: 'Query time in the store', labelNames: ['kind', 'outcome'], buckets: QUERY_BUCKETS, registers: [registry] });
   const unattributed = new Gauge({ name: 'flowlens_unattributed_ratio', help: 'Share of records of the last hour with no owner on either side (enrichment coverage)', registers: [registry] });
   const alerts = new Gauge({ name: 'flowlens_alerts', help: 'Alerts by severity and state', labelNames: ['severity', 'state'], registers: [registry] });
-  const detection = new Gauge({ name: 'flowlens_detection_available', help: '1 when the detection engine is loaded', registers: [registry] });
-  return { registry, totals, received, stored, quarantined, duplicated, requests, successRate, inFlight, processing, query, unattributed, alerts, detection };
+  return { registry, totals, received, stored, quarantined, duplicated, requests, successRate, inFlight, processing, query, unattributed, alerts };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
