@@ -3,9 +3,13 @@
  * against DuckDB's own read_csv of the same file into a table, in the same run.
  * Prints records/s, peak RSS of the ingest process, and the ratios.
  *   npm run bench:ingest -- --millions 5
+ * Enrichment: by default the store's defaults (classification, geo/ASN, no inventory);
+ * `--no-enrich` stores records as parsed; `--inventory synthetic` adds an inventory of the
+ * synthetic VPCs (20 VPC blocks and 5,000 named hosts), `--inventory FILE` any inventory.
+ * `--no-baseline` skips the DuckDB read_csv runs.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { writeSyntheticV2 } from '../src/ingest/sample.ts';
@@ -21,6 +25,17 @@ const records = Math.round(millions * 1_000_000);
 // records (~27 MB gzip), as a busy VPC's 5-minute objects do. --objects 1 makes one file.
 const objects = Number(arg('objects', String(Math.max(1, Math.ceil(records / 1_000_000)))));
 const work = join(process.cwd(), '.bench');
+const enrichOff = args.includes('--no-enrich');
+let inventory = arg('inventory', '');
+if (inventory === 'synthetic') {
+  // The generator's internal hosts: 10.<i>>8>.<i&255>.<(i*7)%250+4> for i < 5000.
+  const lines = ['cidr,vpc,subnet,name,owner,env'];
+  for (let v = 0; v < 20; v++) lines.push(`10.${v}.0.0/16,vpc-${v},,,,`);
+  for (let i = 0; i < 5000; i++) lines.push(`10.${(i >> 8) & 255}.${i & 255}.${((i * 7) % 250) + 4},vpc-${(i >> 8) & 255},subnet-${i & 255},host-${i},team-${i % 40},${i % 3 ? 'prod' : 'staging'}`);
+  mkdirSync(work, { recursive: true });
+  inventory = join(work, 'synthetic-inventory.csv');
+  writeFileSync(inventory, lines.join('\n') + '\n');
+}
 const dataDir = join(work, `synthetic-v2-${records}-in-${objects}`);
 mkdirSync(dataDir, { recursive: true });
 const files: string[] = [];
@@ -60,6 +75,11 @@ async function measure(cmd: string, argv: string[]): Promise<{ seconds: number; 
 // 1. flowlens ingest (the real CLI, in its own process so its memory is its own).
 const db = join(work, 'bench-store');
 rmSync(db, { recursive: true, force: true });
+if (enrichOff || inventory) {
+  mkdirSync(db, { recursive: true });
+  const setup = ['bin/flowlens.js', 'enrich', '--db', db, '--no-reenrich', ...(enrichOff ? ['--disable'] : []), ...(inventory ? ['--inventory', inventory] : [])];
+  await measure(process.execPath, setup);
+}
 const ours = await measure(process.execPath, ['bin/flowlens.js', 'ingest', dataDir, '--db', db, '--format', 'json', '--no-progress']);
 const summary = JSON.parse(ours.stdout);
 if (summary.records + summary.quarantined !== records) throw new Error(`expected ${records} records, got ${JSON.stringify(summary)}`);
@@ -78,15 +98,17 @@ async function baseline(target: string): Promise<number> {
   inst.closeSync();
   return seconds;
 }
-const inMemory = await baseline(':memory:');
+const skipBaseline = args.includes('--no-baseline');
+const inMemory = skipBaseline ? NaN : await baseline(':memory:');
 const dbFile = join(work, 'bench-baseline.duckdb');
-const onDisk = await baseline(dbFile);
+const onDisk = skipBaseline ? NaN : await baseline(dbFile);
 rmSync(dbFile, { force: true });
 
 const rate = (s: number) => Math.round(records / s).toLocaleString('en-US');
 console.log(`\ningest of ${records.toLocaleString('en-US')} gzip v2 records in ${objects} .log.gz object(s) (${(bytes / 1e6).toFixed(0)} MB), 2-core machine`);
 console.log(`  flowlens ingest (process wall, incl. startup) ${ours.seconds.toFixed(2)} s   ${rate(ours.seconds)} records/s   peak RSS ${ours.peakMb.toFixed(0)} MB`);
 console.log(`  flowlens ingest (its own clock)               ${summary.seconds.toFixed(2)} s   ${rate(summary.seconds)} records/s`);
+console.log(`  enrichment: ${enrichOff ? 'off' : inventory ? `on, inventory ${inventory}` : 'on, no inventory'}; unattributed_ratio ${summary.unattributed_ratio}`);
 console.log(`  DuckDB read_csv → in-memory table             ${inMemory.toFixed(2)} s   ${rate(inMemory)} records/s`);
 console.log(`  DuckDB read_csv → table in a database file    ${onDisk.toFixed(2)} s   ${rate(onDisk)} records/s`);
 console.log(`  ratio vs read_csv → database file (target >= 1): ${(onDisk / ours.seconds).toFixed(2)}`);

@@ -102,7 +102,9 @@ export async function tryFastText(
   try {
     // Filed under today for now; moved to the right day once the earliest window is known.
     const tmpDay = 0;
-    placed = await writer.place(scratch, tmpDay, (target) => writer.copy(`SELECT ${select} FROM ${src}`, target, sourceId));
+    // With enrichment the file is rewritten below, so this first copy skips compression.
+    const compression = writer.enricher ? 'uncompressed' : undefined;
+    placed = await writer.place(scratch, tmpDay, (target) => writer.copy(`SELECT ${select} FROM ${src}`, target, sourceId), compression);
     const bad = await conn.runAndReadAll(`SELECT count(*) FROM ${sqlIdent(rejects)} WHERE csv_line <> ${sqlString(head)}`);
     if (Number(bad.getRows()[0][0]) > 0) return undefined;
     const file = `${writer.root}/${placed[0]}`;

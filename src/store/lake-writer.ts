@@ -162,10 +162,10 @@ export class LakeWriter {
    * A chunk is filed under the UTC day of its earliest window, as AWS files an object under the
    * day it was delivered: a query filters exactly on `start` and uses `date` only to skip files.
    */
-  async place(chunkId: string, day: number, copy: (target: string) => Promise<void>): Promise<string[]> {
+  async place(chunkId: string, day: number, copy: (target: string) => Promise<void>, compression = this.compression): Promise<string[]> {
     const scratch = join(this.root, 'tmp', `${chunkId}.parquet`);
     await rm(scratch, { force: true });
-    await copy(`TO ${sqlString(scratch)} (FORMAT parquet, COMPRESSION ${this.compression})`);
+    await copy(`TO ${sqlString(scratch)} (FORMAT parquet, COMPRESSION ${compression})`);
     const part = `date=${dayText(day)}`;
     await mkdir(join(this.root, 'flows', part), { recursive: true });
     const file = join('flows', part, `${chunkId}_0.parquet`);
