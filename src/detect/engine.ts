@@ -202,7 +202,8 @@ function baselineFilter(rule: Rule, groups: Group[], from: number, dataStart: nu
       const mean = vals.reduce((a, c) => a + c, 0) / vals.length;
       const sd = Math.sqrt(vals.reduce((a, c) => a + (c - mean) ** 2, 0) / vals.length);
       const v = g.vars[m] || 0;
-      if (v > b.factor * mean && v > mean + b.sigmas * sd) out.push({ ...g, baseline: { mean, stddev: sd, samples: vals.length } });
+      const fires = b.direction === 'down' ? mean > 0 && v < mean / b.factor && v < mean - b.sigmas * sd : v > b.factor * mean && v > mean + b.sigmas * sd;
+      if (fires) out.push({ ...g, baseline: { mean, stddev: sd, samples: vals.length } });
     }
   }
   return out;

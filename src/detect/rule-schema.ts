@@ -44,6 +44,8 @@ export const Baseline = z.strictObject({
   /** No finding until the store holds at least this much history before the window. */
   minHistory: Duration.default(3600),
   seasonality: z.enum(['hour-of-day', 'none']).default('hour-of-day'),
+  /** For `seasonal`: `up` fires on a rise (volume), `down` on a fall to below mean / factor (a source going quiet). */
+  direction: z.enum(['up', 'down']).default('up'),
   /** For `seasonal`: fire when the value exceeds factor × the mean ... */
   factor: z.number().positive().default(3),
   /** ... and the mean plus this many standard deviations. */
