@@ -15,6 +15,10 @@ export interface LimitedResult extends ResultSet {
   truncated: boolean;
 }
 
+/** How long an answer is reused (ms), and how many are kept. */
+const CACHE_MS = 10_000;
+const CACHE_ENTRIES = 200;
+
 /** Statements that can be wrapped in an outer SELECT to cap their rows inside DuckDB. */
 const WRAPPABLE = /^[\s(]*(?:--[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*(SELECT|WITH|FROM|VALUES|TABLE)\b/i;
 
@@ -43,6 +47,8 @@ export class QueryService {
   private queued = 0;
   private columnsCache: { at: number; cols: ColumnInfo[] } | undefined;
   private hadQuarantine: boolean;
+  /** Recent answers by statement: switching views re-asks the same panels. Cleared on every commit. */
+  private cache = new Map<string, { at: number; result: Promise<LimitedResult> }>();
 
   constructor(
     readonly db: string,
@@ -105,7 +111,19 @@ export class QueryService {
    * @example await service.sql('SELECT action, count(*) FROM flows GROUP BY 1')
    */
   sql(sql: string, maxRows = this.limits.maxRows): Promise<LimitedResult> {
-    return this.exclusive((store) => this.timed(store, 'sql', async () => cap(await store.query(limitSql(sql, maxRows)), maxRows)));
+    return this.cached(`sql\u0000${maxRows}\u0000${sql}`, () => this.exclusive((store) => this.timed(store, 'sql', async () => cap(await store.query(limitSql(sql, maxRows)), maxRows))));
+  }
+
+  /** Same statement within a few seconds and no commit since: the same answer, run once. */
+  private cached(key: string, run: () => Promise<LimitedResult>): Promise<LimitedResult> {
+    const now = Date.now();
+    const hit = this.cache.get(key);
+    if (hit && now - hit.at < CACHE_MS) return hit.result;
+    const result = run();
+    this.cache.set(key, { at: now, result });
+    result.catch(() => this.cache.delete(key));
+    if (this.cache.size > CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
+    return result;
   }
 
   /**
@@ -113,11 +131,13 @@ export class QueryService {
    * @example await service.insights('stats count(*) by action', {from: 1700000000})
    */
   insights(query: string, range: { from?: number; to?: number }, maxRows = this.limits.maxRows): Promise<LimitedResult> {
-    return this.exclusive(async (store) => {
-      const columns = await this.flowColumns(store);
-      const capped = { query: (sql: string, params?: unknown[]) => store.query(limitSql(sql, maxRows), params) };
-      return this.timed(store, 'insights', async () => cap(await runInsights(capped, query, { ...range, columns }), maxRows));
-    });
+    return this.cached(`insights\u0000${maxRows}\u0000${range.from}\u0000${range.to}\u0000${query}`, () =>
+      this.exclusive(async (store) => {
+        const columns = await this.flowColumns(store);
+        const capped = { query: (sql: string, params?: unknown[]) => store.query(limitSql(sql, maxRows), params) };
+        return this.timed(store, 'insights', async () => cap(await runInsights(capped, query, { ...range, columns }), maxRows));
+      }),
+    );
   }
 
   /** The `flows` columns (cached for a few seconds: the dashboard asks on every panel). */
@@ -139,6 +159,7 @@ export class QueryService {
    */
   async refresh(): Promise<void> {
     this.columnsCache = undefined;
+    this.cache.clear();
     const has = existsSync(join(this.db, 'quarantine'));
     if (has === this.hadQuarantine) return;
     this.hadQuarantine = has;

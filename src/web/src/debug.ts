@@ -48,8 +48,8 @@ function openTimeline(focus: string) {
 function TopPorts({ ctx }: { ctx: Ctx }) {
   const [load] = useLoad(() => sql(Q.topPorts(ctx.w, ctx.route, ctx.cols)), deps(ctx));
   return h(Panel<Result>, {
-    title: 'Top destination ports',
-    subtitle: 'by flows · click to filter every view by the port',
+    title: 'Top service ports',
+    subtitle: 'by flows (the service side of each connection) · click to filter every view by the port',
     id: 'top-ports',
     load,
     isEmpty: (r) => r.rows.length === 0,
@@ -143,7 +143,7 @@ function SankeyPanel({ ctx }: { ctx: Ctx }) {
   const [load] = useLoad(() => sql(Q.sankey(ctx.w, ctx.route, ctx.cols)), deps(ctx));
   return h(Panel<Result>, {
     title: 'Source → destination port → destination',
-    subtitle: 'top 25 paths by bytes (service ports only)',
+    subtitle: 'client → service port → server, top 25 by bytes · click an address for its timeline',
     id: 'sankey',
     wide: true,
     load,

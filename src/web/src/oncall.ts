@@ -84,7 +84,7 @@ function VolumeBySubnet({ ctx }: { ctx: Ctx }) {
   const [load] = useLoad(() => sql(Q.volumeBySubnet(ctx.w, ctx.route, ctx.cols)), deps(ctx));
   return h(Panel<Result>, {
     title: 'Flow volume by subnet',
-    subtitle: `${ctx.w.label} · bytes per interval · click a series to filter`,
+    subtitle: `${ctx.w.label} · bytes per interval, by the logging interface's subnet · click a series to filter`,
     id: 'volume-by-subnet',
     wide: true,
     load,
@@ -112,7 +112,7 @@ function VolumeBySubnet({ ctx }: { ctx: Ctx }) {
           dataZoom: [{ type: 'inside' }, { type: 'slider', height: 16, bottom: 6 }],
           series,
         },
-        onClick: (p) => p.seriesName && p.seriesName !== 'other' && p.seriesName !== '(none)' && navigate({ set: { subnet: p.seriesName } }),
+        onClick: (p) => p.seriesName?.startsWith('subnet-') && navigate({ set: { subnet: p.seriesName } }),
       });
     },
   });

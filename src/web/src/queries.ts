@@ -20,7 +20,6 @@ export class Columns {
 
 /** A SQL text literal. @example lit("o'hara") // 'o''hara' */
 export const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
-const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
 const day = (t: number) => new Date(t * 1000).toISOString().slice(0, 10);
 
 /**
@@ -52,10 +51,24 @@ export function binSeconds(w: TimeWindow): number {
   return [60, 300, 600, 900, 1800, 3600, 10800, 21600, 43200, 86400].find((b) => b >= target) ?? 86400;
 }
 
-/** The column a panel groups "subnet" by: the logging interface's subnet, else the enriched source subnet. */
+/**
+ * What a panel groups "subnet" by: the logging interface's subnet (subnet-id, v3), else the
+ * enriched source subnet, else the interface itself (default-format logs name no subnet).
+ */
 export function subnetExpr(cols: Columns): string {
-  if (cols.has('subnet_id', 'src_subnet')) return 'coalesce(subnet_id, src_subnet)';
-  return cols.pick('subnet_id', 'src_subnet') ?? 'interface_id';
+  const have = ['subnet_id', 'src_subnet'].filter((c) => cols.has(c));
+  return `coalesce(${[...have, 'interface_id'].join(', ')})`;
+}
+
+/**
+ * The service port of a flow: the enriched `app_port`, else the lower of the two ports (the
+ * ephemeral side is the high one), and which side is the client, so panels read
+ * client → service port → server whichever direction the record was logged in.
+ */
+export function servicePort(cols: Columns): { port: string; client: string; server: string } {
+  const port = cols.has('app_port') ? 'coalesce(app_port, least(srcport, dstport))' : 'least(srcport, dstport)';
+  const forward = `dstport = ${port}`;
+  return { port, client: `CASE WHEN ${forward} THEN srcaddr ELSE dstaddr END`, server: `CASE WHEN ${forward} THEN dstaddr ELSE srcaddr END` };
 }
 
 /** "Owner" for top talkers: the enriched owner, else the instance, else the interface. */
@@ -84,7 +97,7 @@ export const Q = {
     `SELECT srcaddr AS ip, sum(bytes) AS bytes, count(*) AS flows, count(*) FILTER (WHERE action = 'REJECT') AS rejects FROM flows ${where(w, r, c, ['srcaddr IS NOT NULL'])} GROUP BY 1 ORDER BY bytes DESC LIMIT 15`,
 
   topPorts: (w: TimeWindow, r: Route, c: Columns) =>
-    `SELECT dstport AS port, protocol, sum(bytes) AS bytes, count(*) AS flows, count(*) FILTER (WHERE action = 'REJECT') AS rejects FROM flows ${where(w, r, c, ['dstport IS NOT NULL'])} GROUP BY 1, 2 ORDER BY flows DESC LIMIT 15`,
+    `SELECT ${servicePort(c).port} AS port, protocol, sum(bytes) AS bytes, count(*) AS flows, count(*) FILTER (WHERE action = 'REJECT') AS rejects FROM flows ${where(w, r, c, ['dstport IS NOT NULL'])} GROUP BY 1, 2 ORDER BY flows DESC LIMIT 15`,
 
   topOwners: (w: TimeWindow, r: Route, c: Columns) =>
     `SELECT ${ownerExpr(c).expr} AS owner, sum(bytes) AS bytes, count(*) AS flows FROM flows ${where(w, r, c, ["log_status = 'OK'"])} GROUP BY 1 ORDER BY bytes DESC LIMIT 15`,
@@ -100,8 +113,10 @@ export const Q = {
     return `SELECT start, interface_id, srcaddr, srcport, dstaddr, dstport, protocol, packets, bytes, action FROM flows ${where(w, r, c, [cond, "log_status = 'OK'"])} ORDER BY start DESC LIMIT 100`;
   },
 
-  sankey: (w: TimeWindow, r: Route, c: Columns) =>
-    `SELECT srcaddr AS src, dstport AS port, protocol, dstaddr AS dst, sum(bytes) AS bytes FROM flows ${where(w, r, c, ["log_status = 'OK'", 'dstport < 49152'])} GROUP BY ALL ORDER BY bytes DESC LIMIT 25`,
+  sankey: (w: TimeWindow, r: Route, c: Columns) => {
+    const s = servicePort(c);
+    return `SELECT ${s.client} AS src, ${s.port} AS port, protocol, ${s.server} AS dst, sum(bytes) AS bytes FROM flows ${where(w, r, c, ["log_status = 'OK'"])} GROUP BY ALL ORDER BY bytes DESC LIMIT 25`;
+  },
 
   egress: (w: TimeWindow, r: Route, c: Columns) => {
     if (c.has('cost_class')) {
@@ -129,4 +144,3 @@ export function protoName(p: unknown): string {
   return ({ 1: 'icmp', 6: 'tcp', 17: 'udp', 58: 'icmpv6', 47: 'gre', 50: 'esp' } as Record<number, string>)[n] ?? String(p);
 }
 
-export { ident };
