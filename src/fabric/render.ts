@@ -18,54 +18,13 @@ export class ByteBuf {
     this.buf.copy(b, 0, 0, this.pos);
     this.buf = b;
   }
-
-  bytes(b: Uint8Array): void {
-    const n = b.length;
-    const buf = this.buf;
-    let p = this.pos;
-    if (n < 24) for (let i = 0; i < n; i++) buf[p++] = b[i];
-    else {
-      buf.set(b, p);
-      p += n;
-    }
-    this.pos = p;
-  }
-
-  byte(c: number): void {
-    this.buf[this.pos++] = c;
-  }
-
-  /** A non-negative integer in decimal. */
-  uint(v: number): void {
-    const buf = this.buf;
-    if (v < 10) {
-      buf[this.pos++] = 48 + v;
-      return;
-    }
-    let digits = 1;
-    for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
-    let p = this.pos + digits;
-    this.pos = p;
-    while (v >= 10) {
-      const q = Math.floor(v / 10);
-      buf[--p] = 48 + (v - q * 10);
-      v = q;
-    }
-    buf[--p] = 48 + v;
-  }
-
-  /** Takes the written bytes (a copy) and empties the buffer. */
-  take(): Buffer {
-    const out = Buffer.from(this.buf.subarray(0, this.pos));
-    this.pos = 0;
-    return out;
-  }
 }
 
 const enc = (s: string) => Buffer.from(s, 'latin1');
 const DASH = 45;
 const SPACE = 32;
 const NL = 10;
+const DOT = 46;
 const ACCEPT = enc('ACCEPT');
 const REJECT = enc('REJECT');
 const STATUS = [enc('OK'), enc('NODATA'), enc('SKIPDATA')];
@@ -85,14 +44,11 @@ const F = {
 // Fields no VPC flow log fills (transit gateway, ECS, unversioned ones) are always `-`.
 const F_DASH = 99;
 
-interface EniBytes {
-  account: Buffer;
-  id: Buffer;
-  vpc: Buffer;
-  subnet: Buffer;
-  instance: Buffer | undefined;
-  azId: Buffer;
-}
+// Fields that depend only on the interface (or on nothing): consecutive ones are rendered once
+// per interface into one segment, so a line is a few copies plus the per-record fields.
+const ENI_CONSTANT = new Set<number>([F.version, F['account-id'], F['interface-id'], F['vpc-id'], F['subnet-id'], F['instance-id'], F.region, F['az-id'], F_DASH]);
+/** Ops at or above SEG copy the interface's segment (op - SEG). */
+const SEG = 128;
 
 /**
  * Renders flow table rows as AWS text lines for one format (fields in the format's order,
@@ -102,10 +58,12 @@ interface EniBytes {
 export class LineRenderer {
   readonly codes: Uint8Array;
   readonly header: Buffer;
-  private version: Buffer;
-  private enis: EniBytes[];
-  private region: Buffer;
+  /** What each space-separated token of a line is: a field code, or SEG + segment index. */
+  private ops: Uint8Array;
+  /** Per interface, its constant segments. */
+  private segs: Uint8Array[][];
   private services: Buffer[];
+  private maxLine: number;
 
   constructor(
     readonly fields: readonly string[],
@@ -115,145 +73,148 @@ export class LineRenderer {
   ) {
     this.codes = Uint8Array.from(fields.map((f) => (f in F ? F[f as keyof typeof F] : F_DASH)));
     this.header = enc(fields.join(' ') + '\n');
-    this.version = enc(String(formatVersion(fields)));
-    this.region = enc(topo.region);
+    const version = String(formatVersion(fields));
     this.services = serviceNames.map(enc);
-    this.enis = topo.enis.map((e) => ({
-      account: enc(e.account),
-      id: enc(e.id),
-      vpc: enc(e.vpc.id),
-      subnet: enc(e.subnet.id),
-      instance: e.instanceId ? enc(e.instanceId) : undefined,
-      azId: enc(e.subnet.azId),
-    }));
-  }
-
-  /** Upper bound of one line's length, for ensure(). */
-  private maxLine(): number {
-    return this.codes.length * 48 + 16;
+    // Runs of interface-constant fields become one segment each.
+    const ops: number[] = [];
+    const runs: number[][] = [];
+    for (const c of this.codes) {
+      if (!ENI_CONSTANT.has(c)) ops.push(c);
+      else if (ops.length > 0 && ops[ops.length - 1] >= SEG) runs[runs.length - 1].push(c);
+      else {
+        ops.push(SEG + runs.length);
+        runs.push([c]);
+      }
+    }
+    this.ops = Uint8Array.from(ops);
+    const text = (c: number, e: Topology['enis'][number]): string => {
+      switch (c) {
+        case F.version:
+          return version;
+        case F['account-id']:
+          return e.account;
+        case F['interface-id']:
+          return e.id;
+        case F['vpc-id']:
+          return e.vpc.id;
+        case F['subnet-id']:
+          return e.subnet.id;
+        case F['instance-id']:
+          return e.instanceId ?? '-';
+        case F.region:
+          return topo.region;
+        case F['az-id']:
+          return e.subnet.azId;
+        default:
+          return '-';
+      }
+    };
+    this.segs = topo.enis.map((e) => runs.map((run) => enc(run.map((c) => text(c, e)).join(' '))));
+    const longestSeg = Math.max(0, ...this.segs.flatMap((l) => l.map((b) => b.length)));
+    this.maxLine = this.codes.length * 48 + longestSeg * runs.length + 16;
   }
 
   /** Renders rows [from, to) of the table (or the listed rows) as lines. */
   render(t: FlowTable, from: number, to: number, out: ByteBuf, rows?: Int32Array): void {
-    const codes = this.codes;
-    const nf = codes.length;
-    const maxLine = this.maxLine();
+    const ops = this.ops;
+    const nops = ops.length;
+    const segs = this.segs;
+    const addrs = this.addrs;
+    out.ensure(this.maxLine * Math.min(to - from, 64));
+    let buf = out.buf;
+    let p = out.pos;
     for (let k = from; k < to; k++) {
       const r = rows ? rows[k] : k;
-      out.ensure(maxLine);
+      if (p + this.maxLine > buf.length) {
+        out.pos = p;
+        out.ensure(this.maxLine * Math.min(to - k, 4096));
+        buf = out.buf;
+      }
       const ok = t.status[r] === STATUS_OK;
-      const e = this.enis[t.eni[r]];
-      for (let i = 0; i < nf; i++) {
-        if (i > 0) out.byte(SPACE);
-        switch (codes[i]) {
-          case 0:
-            out.bytes(this.version);
-            break;
-          case 1:
-            out.bytes(e.account);
-            break;
-          case 2:
-            out.bytes(e.id);
-            break;
+      const eseg = segs[t.eni[r]];
+      for (let i = 0; i < nops; i++) {
+        if (i > 0) buf[p++] = SPACE;
+        const op = ops[i];
+        if (op >= SEG) {
+          p = copy(buf, p, eseg[op - SEG]);
+          continue;
+        }
+        if (!ok && op !== 10 && op !== 11 && op !== 13) {
+          buf[p++] = DASH;
+          continue;
+        }
+        switch (op) {
           case 3:
-            if (ok) out.bytes(this.addrs.bytes(t.src[r]));
-            else out.byte(DASH);
+            p = addr(buf, p, addrs, t.src[r]);
             break;
           case 4:
-            if (ok) out.bytes(this.addrs.bytes(t.dst[r]));
-            else out.byte(DASH);
+            p = addr(buf, p, addrs, t.dst[r]);
             break;
           case 5:
-            if (ok) out.uint(t.sport[r]);
-            else out.byte(DASH);
+            p = uint(buf, p, t.sport[r]);
             break;
           case 6:
-            if (ok) out.uint(t.dport[r]);
-            else out.byte(DASH);
+            p = uint(buf, p, t.dport[r]);
             break;
           case 7:
-            if (ok) out.uint(t.proto[r]);
-            else out.byte(DASH);
+            p = uint(buf, p, t.proto[r]);
             break;
           case 8:
-            if (ok) out.uint(t.packets[r]);
-            else out.byte(DASH);
+            p = uint(buf, p, t.packets[r]);
             break;
           case 9:
-            if (ok) out.uint(t.bytes[r]);
-            else out.byte(DASH);
+            p = uint(buf, p, t.bytes[r]);
             break;
           case 10:
-            out.uint(t.first[r]);
+            p = uint(buf, p, t.first[r]);
             break;
           case 11:
-            out.uint(t.last[r]);
+            p = uint(buf, p, t.last[r]);
             break;
           case 12:
-            if (ok) out.bytes(t.action[r] === 0 ? ACCEPT : REJECT);
-            else out.byte(DASH);
+            p = copy(buf, p, t.action[r] === 0 ? ACCEPT : REJECT);
             break;
           case 13:
-            out.bytes(STATUS[t.status[r]]);
-            break;
-          case 14:
-            out.bytes(e.vpc);
-            break;
-          case 15:
-            out.bytes(e.subnet);
-            break;
-          case 16:
-            if (e.instance) out.bytes(e.instance);
-            else out.byte(DASH);
+            p = copy(buf, p, STATUS[t.status[r]]);
             break;
           case 17:
-            if (ok) out.uint(t.flags[r]);
-            else out.byte(DASH);
+            p = uint(buf, p, t.flags[r]);
             break;
           case 18:
-            if (ok) out.bytes(this.addrs.isV6(t.src[r]) ? IPV6 : IPV4);
-            else out.byte(DASH);
+            p = copy(buf, p, addrs.isV6(t.src[r]) ? IPV6 : IPV4);
             break;
           case 19:
-            if (ok) out.bytes(this.addrs.bytes(t.pktSrc[r]));
-            else out.byte(DASH);
+            p = addr(buf, p, addrs, t.pktSrc[r]);
             break;
           case 20:
-            if (ok) out.bytes(this.addrs.bytes(t.pktDst[r]));
-            else out.byte(DASH);
-            break;
-          case 21:
-            out.bytes(this.region);
-            break;
-          case 22:
-            out.bytes(e.azId);
+            p = addr(buf, p, addrs, t.pktDst[r]);
             break;
           case 23:
-            if (ok && t.svcSrc[r] !== 0) out.bytes(this.services[t.svcSrc[r]]);
-            else out.byte(DASH);
+            if (t.svcSrc[r] !== 0) p = copy(buf, p, this.services[t.svcSrc[r]]);
+            else buf[p++] = DASH;
             break;
           case 24:
-            if (ok && t.svcDst[r] !== 0) out.bytes(this.services[t.svcDst[r]]);
-            else out.byte(DASH);
+            if (t.svcDst[r] !== 0) p = copy(buf, p, this.services[t.svcDst[r]]);
+            else buf[p++] = DASH;
             break;
           case 25:
-            if (ok) out.bytes(t.egress[r] ? EGRESS : INGRESS);
-            else out.byte(DASH);
+            p = copy(buf, p, t.egress[r] ? EGRESS : INGRESS);
             break;
           case 26:
-            if (ok && t.path[r] !== 0) out.uint(t.path[r]);
-            else out.byte(DASH);
+            if (t.path[r] !== 0) p = uint(buf, p, t.path[r]);
+            else buf[p++] = DASH;
             break;
           case 27:
-            if (ok && t.bpa[r] !== 0) out.bytes(BPA);
-            else out.byte(DASH);
+            if (t.bpa[r] !== 0) p = copy(buf, p, BPA);
+            else buf[p++] = DASH;
             break;
           default:
-            out.byte(DASH);
+            buf[p++] = DASH;
         }
       }
-      out.byte(NL);
+      buf[p++] = NL;
     }
+    out.pos = p;
   }
 
   /** One row as a string (for CloudWatch events and tests). */
@@ -262,6 +223,79 @@ export class LineRenderer {
     this.render(t, r, r + 1, scratch);
     return scratch.buf.toString('latin1', 0, scratch.pos - 1);
   }
+}
+
+function copy(buf: Uint8Array, p: number, b: Uint8Array): number {
+  const n = b.length;
+  if (n > 32) {
+    buf.set(b, p);
+    return p + n;
+  }
+  for (let i = 0; i < n; i++) buf[p + i] = b[i];
+  return p + n;
+}
+
+/** An address id as text: IPv4 digit by digit, IPv6 from the table's cached bytes. */
+function addr(buf: Uint8Array, p: number, addrs: AddrTable, id: number): number {
+  if (id >= 4294967296) return copy(buf, p, addrs.bytes(id));
+  p = octet(buf, p, (id / 16777216) | 0);
+  buf[p++] = DOT;
+  p = octet(buf, p, (id >>> 16) & 255);
+  buf[p++] = DOT;
+  p = octet(buf, p, (id >>> 8) & 255);
+  buf[p++] = DOT;
+  return octet(buf, p, id & 255);
+}
+
+function octet(buf: Uint8Array, p: number, v: number): number {
+  if (v >= 100) {
+    const h = (v / 100) | 0;
+    const rest = v - h * 100;
+    const t = (rest / 10) | 0;
+    buf[p] = 48 + h;
+    buf[p + 1] = 48 + t;
+    buf[p + 2] = 48 + rest - t * 10;
+    return p + 3;
+  }
+  if (v >= 10) {
+    const t = (v / 10) | 0;
+    buf[p] = 48 + t;
+    buf[p + 1] = 48 + v - t * 10;
+    return p + 2;
+  }
+  buf[p] = 48 + v;
+  return p + 1;
+}
+
+/** A non-negative integer in decimal. */
+function uint(buf: Uint8Array, p: number, v: number): number {
+  if (v < 10) {
+    buf[p] = 48 + v;
+    return p + 1;
+  }
+  if (v >= 2147483648) return bigUint(buf, p, v);
+  const n = v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5 : v < 1000000 ? 6 : v < 10000000 ? 7 : v < 100000000 ? 8 : v < 1000000000 ? 9 : 10;
+  let q = p + n;
+  while (v >= 10) {
+    const d = (v / 10) | 0;
+    buf[--q] = 48 + v - d * 10;
+    v = d;
+  }
+  buf[--q] = 48 + v;
+  return p + n;
+}
+
+function bigUint(buf: Uint8Array, p: number, v: number): number {
+  let digits = 1;
+  for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
+  let q = p + digits;
+  while (v >= 10) {
+    const d = Math.floor(v / 10);
+    buf[--q] = 48 + (v - d * 10);
+    v = d;
+  }
+  buf[--q] = 48 + v;
+  return p + digits;
 }
 
 export { STATUS_NODATA };

@@ -93,7 +93,9 @@ export class TrafficDriver {
   tickStart = 0;
   tickEnd = 0;
   connections = 0;
-  private cache = new Map<string, Compiled>();
+  private cache = new CompileCache();
+  /** Reused for connections that end inside the current tick (no allocation for most). */
+  private scratch: Conn = { c: undefined as unknown as Compiled, vi: 0, src: 0, dst: 0, icmpType: 0, proto: 0, clientPort: 0, serverPort: 0, natPort: 0, t0: 0, t1: 0, mode: 0, up: 0, upBytes: 0, down: 0, downBytes: 0, close: Close.Fin, retries: 0 };
   private pending: Conn[] = [];
   private ephemeral = new Map<Ip, number>();
   private natCounter = 0;
@@ -143,8 +145,10 @@ export class TrafficDriver {
 
   private compile(vi: number, src: Ip, dst: Ip, proto: number, sport: number, dport: number, icmpType: number, natPort: number, tracked = false): Compiled {
     const bp = this.breakpoints[vi];
-    const key = `${vi}|${src}|${dst}|${proto}|${dport}|${icmpType}|${portClass(bp, sport)}|${portClass(bp, natPort)}${tracked ? '|t' : ''}`;
-    let c = this.cache.get(key);
+    // Ports between two network ACL boundaries are judged alike, so they share one trace.
+    const ports = (((vi * 2 + (tracked ? 1 : 0)) * 65536 + portClass(bp, sport)) * 65536 + portClass(bp, natPort)) * 256 + icmpType;
+    const pd = proto * 65536 + dport;
+    let c = this.cache.get(src, dst, pd, ports);
     if (c) return c;
     const topo = this.timeline.versions[vi].topo;
     const icmp = proto === 1 || proto === 58;
@@ -156,8 +160,7 @@ export class TrafficDriver {
       fwdDelivered: t.forward.delivered,
       revDelivered: t.reverse?.delivered ?? false,
     };
-    if (this.cache.size > 200_000) this.cache.clear();
-    this.cache.set(key, c);
+    this.cache.set(src, dst, pd, ports, c);
     return c;
   }
 
@@ -221,7 +224,30 @@ export class TrafficDriver {
       mode = c.fwdDelivered && c.revDelivered ? 1 : c.fwdDelivered ? 2 : 1;
       t1 = t0 + 2 ** retries - 1;
     }
-    this.emit({ c, vi, src, dst, icmpType, proto, clientPort: sport, serverPort: dport, natPort, t0, t1, mode, up, upBytes, down, downBytes, close, retries });
+    if (t0 >= this.tickEnd || t1 >= this.tickEnd) {
+      this.emit({ c, vi, src, dst, icmpType, proto, clientPort: sport, serverPort: dport, natPort, t0, t1, mode, up, upBytes, down, downBytes, close, retries });
+      return;
+    }
+    const k = this.scratch;
+    k.c = c;
+    k.vi = vi;
+    k.src = src;
+    k.dst = dst;
+    k.icmpType = icmpType;
+    k.proto = proto;
+    k.clientPort = sport;
+    k.serverPort = dport;
+    k.natPort = natPort;
+    k.t0 = t0;
+    k.t1 = t1;
+    k.mode = mode;
+    k.up = up;
+    k.upBytes = upBytes;
+    k.down = down;
+    k.downBytes = downBytes;
+    k.close = close;
+    k.retries = retries;
+    this.emit(k);
   }
 
   /** Adds the part of a connection inside the current tick; keeps it for later ticks if it goes on. */
@@ -363,6 +389,62 @@ export class TrafficDriver {
   get busy(): boolean {
     return this.pending.length > 0;
   }
+}
+
+/**
+ * Compiled traces by (source, destination, protocol and port, the rest packed in one number),
+ * open addressing over typed arrays: a lookup per connection builds no string. IPv6 keys
+ * (bigints) go to a Map. Emptied past 200,000 entries (open connections keep their traces).
+ */
+class CompileCache {
+  private static readonly SLOTS = 1 << 19;
+  private static readonly LIMIT = 200_000;
+  private src = new Float64Array(CompileCache.SLOTS);
+  private dst = new Float64Array(CompileCache.SLOTS);
+  private pd = new Float64Array(CompileCache.SLOTS);
+  private rest = new Float64Array(CompileCache.SLOTS);
+  private values: (Compiled | undefined)[] = new Array<Compiled | undefined>(CompileCache.SLOTS).fill(undefined);
+  private size = 0;
+  private big = new Map<string, Compiled>();
+
+  get(src: Ip, dst: Ip, pd: number, rest: number): Compiled | undefined {
+    if (typeof src === 'bigint' || typeof dst === 'bigint') return this.big.get(`${src}|${dst}|${pd}|${rest}`);
+    const mask = CompileCache.SLOTS - 1;
+    for (let s = slotOf(src, dst, pd, rest) & mask; ; s = (s + 1) & mask) {
+      const v = this.values[s];
+      if (v === undefined) return undefined;
+      if (this.src[s] === src && this.dst[s] === dst && this.pd[s] === pd && this.rest[s] === rest) return v;
+    }
+  }
+
+  set(src: Ip, dst: Ip, pd: number, rest: number, c: Compiled): void {
+    if (typeof src === 'bigint' || typeof dst === 'bigint') {
+      if (this.big.size > CompileCache.LIMIT) this.big.clear();
+      this.big.set(`${src}|${dst}|${pd}|${rest}`, c);
+      return;
+    }
+    if (this.size >= CompileCache.LIMIT) {
+      this.values.fill(undefined);
+      this.size = 0;
+    }
+    const mask = CompileCache.SLOTS - 1;
+    let s = slotOf(src, dst, pd, rest) & mask;
+    while (this.values[s] !== undefined) s = (s + 1) & mask;
+    this.src[s] = src;
+    this.dst[s] = dst;
+    this.pd[s] = pd;
+    this.rest[s] = rest;
+    this.values[s] = c;
+    this.size++;
+  }
+}
+
+function slotOf(src: number, dst: number, pd: number, rest: number): number {
+  let h = Math.imul((src | 0) ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (dst | 0), 0xc2b2ae35);
+  h = Math.imul(h ^ (pd | 0), 0x27d4eb2f);
+  h = Math.imul(h ^ (rest | 0) ^ ((rest / 4294967296) | 0), 0x165667b1);
+  return (h ^ (h >>> 15)) >>> 0;
 }
 
 /** Port-range boundaries of every network ACL rule: ports between two boundaries behave alike. */

@@ -7,6 +7,13 @@ const BLOCK_BYTES = 1 << 20;
 const WINDOW = 32 * 1024;
 /** Uncompressed bytes in flight at most (backpressure: bounds memory whatever the run size). */
 const MAX_IN_FLIGHT = 48 << 20;
+/** zlib's output chunk: large, so a block's output comes back in one or two callbacks. */
+const OUT_CHUNK = 256 * 1024;
+
+/** Block buffers come back here after compression: fresh 1 MiB allocations cost page faults. */
+const POOL: Buffer[] = [];
+const EMPTY = Buffer.alloc(0);
+const takeBlock = () => POOL.pop() ?? Buffer.allocUnsafe(BLOCK_BYTES);
 
 /**
  * A gzip file written pigz-style: the text is cut into ~1 MiB blocks that are deflated in
@@ -17,7 +24,8 @@ const MAX_IN_FLIGHT = 48 << 20;
  * @example const g = await GzipBlocks.create('/tmp/a.log.gz', 1); await g.write(buf); await g.close();
  */
 export class GzipBlocks {
-  private parts: Buffer[] = [];
+  /** The block being filled; full blocks go to the pool's threads and come back for reuse. */
+  private block: Buffer = takeBlock();
   private partBytes = 0;
   private tail: Buffer = Buffer.alloc(0);
   private crc = 0;
@@ -40,12 +48,15 @@ export class GzipBlocks {
     return new GzipBlocks(await open(path, 'w'), level);
   }
 
-  /** Appends text; the buffer must not be reused by the caller. Waits when too much is in flight. */
-  async write(chunk: Buffer): Promise<void> {
-    if (chunk.length === 0) return;
-    this.parts.push(chunk);
-    this.partBytes += chunk.length;
-    if (this.partBytes >= BLOCK_BYTES) this.submit(false);
+  /** Appends text (copied: the caller may reuse its buffer). Waits when too much is in flight. */
+  async write(chunk: Uint8Array): Promise<void> {
+    for (let off = 0; off < chunk.length; ) {
+      const n = Math.min(chunk.length - off, BLOCK_BYTES - this.partBytes);
+      this.block.set(n === chunk.length ? chunk : chunk.subarray(off, off + n), this.partBytes);
+      this.partBytes += n;
+      off += n;
+      if (this.partBytes === BLOCK_BYTES) this.submit(false);
+    }
     while (this.inFlightBytes > MAX_IN_FLIGHT) await this.settleOldest();
     if (this.failure) throw this.failure;
   }
@@ -70,18 +81,24 @@ export class GzipBlocks {
   }
 
   private submit(last: boolean): void {
-    const block = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.partBytes);
-    this.parts = [];
+    const whole = this.block;
+    const block = whole.subarray(0, this.partBytes);
+    this.block = last ? EMPTY : takeBlock();
     this.partBytes = 0;
     this.crc = crc32(block, this.crc);
     this.size += block.length;
     const dictionary = this.tail;
-    this.tail = block.length >= WINDOW ? block.subarray(block.length - WINDOW) : Buffer.concat([dictionary, block]).subarray(-WINDOW);
+    // The dictionary is copied: the block it comes from goes back to the pool once compressed.
+    this.tail = Buffer.from(block.length >= WINDOW ? block.subarray(block.length - WINDOW) : Buffer.concat([dictionary, block]).subarray(-WINDOW));
     const compressed = new Promise<Buffer>((resolve, reject) => {
       deflateRaw(
         block,
-        { level: this.level, dictionary: dictionary.length > 0 ? dictionary : undefined, finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH },
-        (err, out) => (err ? reject(err) : resolve(out)),
+        { level: this.level, chunkSize: OUT_CHUNK, dictionary: dictionary.length > 0 ? dictionary : undefined, finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH },
+        (err, out) => {
+          if (whole !== EMPTY) POOL.push(whole);
+          if (err) reject(err);
+          else resolve(out);
+        },
       );
     });
     // Blocks finish in any order; they reach the file in order.

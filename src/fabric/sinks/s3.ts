@@ -93,7 +93,9 @@ export class S3Sink implements Sink {
     this.open.set(fl.id, obj);
     for (let i = 0; i < w.count; i += ROWS_PER_CHUNK) {
       w.renderer.render(w.table, i, Math.min(w.count, i + ROWS_PER_CHUNK), this.buf, w.rows);
-      const b = this.buf.take();
+      // A view of the reused buffer: push() copies (or stages) it before the next render.
+      const b = this.buf.buf.subarray(0, this.buf.pos);
+      this.buf.pos = 0;
       let off = 0;
       while (off < b.length) {
         // AWS caps objects at 75 MB; the cap is applied to the text so splits are deterministic.
