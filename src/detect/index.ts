@@ -157,6 +157,8 @@ export async function runDetection(opts: DetectOptions & { notifyTimeoutMs?: num
 export interface StreamingOptions {
   db: string;
   rulesDir?: string;
+  /** Only these rule ids. */
+  ruleIds?: readonly string[];
   configPath?: string;
   config?: DetectConfigT;
   notifiers?: readonly NotifierDocT[];
@@ -183,7 +185,7 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
   let ready: Promise<{ p: Prepared; store: Store; notifiers: Notifier[] }> | undefined;
   const init = () =>
     (ready ??= (async () => {
-      const p = await prepare({ db: opts.db, rulesDir: opts.rulesDir, config: opts.config, configPath: opts.configPath });
+      const p = await prepare({ db: opts.db, rulesDir: opts.rulesDir, ruleIds: opts.ruleIds, config: opts.config, configPath: opts.configPath });
       const store = await openStore(opts.db);
       return { p, store, notifiers: createNotifiers([...p.config.notify, ...(opts.notifiers ?? [])], opts.db) };
     })());

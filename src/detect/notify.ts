@@ -123,8 +123,9 @@ class HttpNotifier implements Notifier {
       const q = JSON.parse(await readFile(path, 'utf8').catch(() => 'null')) as Queued | null;
       if (!q) continue;
       if (q.next_at > Date.now()) {
+        // The oldest event is waiting out its backoff; later ones wait behind it (order kept).
         nextDue = Math.min(nextDue, q.next_at);
-        continue;
+        break;
       }
       const err = await this.post(q.payload);
       if (!err) {
