@@ -229,7 +229,6 @@ export class Enricher {
 /** Enrichment inside one DuckDB connection. */
 export class EnrichSession {
   private created = false;
-  private known = new Set<string>();
 
   constructor(
     readonly enricher: Enricher,
@@ -254,31 +253,17 @@ export class EnrichSession {
   }
 
   /**
-   * Looks up the distinct (segment, address) pairs `pairsSql` yields (columns seg, a) and adds
-   * the new ones to addr_info.
+   * Fills addr_info with what the distinct (segment, address) pairs `pairsSql` yields (columns
+   * seg, a) are. It holds one chunk's addresses only: the ENUM types built from it become the
+   * Parquet dictionaries of that chunk's file, which must not carry other chunks' values.
    */
   private async fill(pairsSql: string, params?: Record<string, string>): Promise<void> {
     await this.ensureTables();
-    if (this.known.size > 200_000) {
-      await this.conn.run('DELETE FROM addr_info');
-      this.known.clear();
-    }
-    let reader;
-    if (params) {
-      const p = await this.conn.prepare(pairsSql);
-      p.bind(params);
-      reader = await p.runAndReadAll();
-    } else reader = await this.conn.runAndReadAll(pairsSql);
+    await this.conn.run('DELETE FROM addr_info');
     const app = await this.conn.createAppender('addr_info');
-    let added = 0;
-    for (const [seg, a] of reader.getRows()) {
-      const addr = String(a);
-      const key = `${seg}|${addr}`;
-      if (this.known.has(key)) continue;
-      this.known.add(key);
-      added++;
-      const info = this.enricher.resolve(addr, Number(seg));
-      app.appendInteger(Number(seg));
+    const add = (seg: number, addr: string) => {
+      const info = this.enricher.resolve(addr, seg);
+      app.appendInteger(seg);
       app.appendVarchar(addr);
       for (const [k, t] of INFO_COLUMNS) {
         const v = info[k];
@@ -288,39 +273,42 @@ export class EnrichSession {
         else app.appendVarchar(String(v));
       }
       app.endRow();
-    }
+    };
+    let reader;
+    if (params) {
+      const p = await this.conn.prepare(pairsSql);
+      p.bind(params);
+      reader = await p.runAndReadAll();
+    } else reader = await this.conn.runAndReadAll(pairsSql);
+    for (const [seg, a] of reader.getRows()) if (a !== null) add(Number(seg), String(a));
     app.flushSync();
     app.closeSync();
-    if (added || !this.typed) await this.retype();
+    await this.retype();
   }
 
   private typed = 0;
 
   /**
-   * Rebuilds `addr_enum`: addr_info with its text columns as ENUMs over the values present.
+   * Rebuilds `addr_enum`: addr_info with its text columns as ENUMs over the values present, and
+   * the address itself as an ENUM too (`addr_e`, written as the record's srcaddr/dstaddr).
    * Parquet writes an ENUM as a ready-made dictionary, measured at under half the cost of
    * writing the same strings as VARCHAR; readers see VARCHAR either way.
    */
   private async retype(): Promise<void> {
     const n = ++this.typed;
     const cols: string[] = ['seg', 'addr'];
-    for (const [k, t] of INFO_COLUMNS) {
-      if (t !== 'VARCHAR' || !ENUM_INFO.has(k)) {
-        cols.push(sqlIdent(k));
-        continue;
-      }
+    const enumCol = async (k: string, as: string) => {
       const type = `enum_${k}_${n}`;
       const [[count]] = (await this.conn.runAndReadAll(`SELECT count(DISTINCT ${sqlIdent(k)}) FROM addr_info`)).getRows();
-      if (Number(count) === 0) {
-        cols.push(sqlIdent(k));
-        continue;
-      }
+      if (Number(count) === 0) return `${sqlIdent(k)}${as === k ? '' : ` AS ${sqlIdent(as)}`}`;
       await this.conn.run(`CREATE TYPE ${type} AS ENUM (SELECT DISTINCT ${sqlIdent(k)} FROM addr_info WHERE ${sqlIdent(k)} IS NOT NULL)`);
-      cols.push(`${sqlIdent(k)}::${type} AS ${sqlIdent(k)}`);
-    }
+      return `${sqlIdent(k)}::${type} AS ${sqlIdent(as)}`;
+    };
+    cols.push(await enumCol('addr', 'addr_e'));
+    for (const [k, t] of INFO_COLUMNS) cols.push(t !== 'VARCHAR' || !ENUM_INFO.has(k) ? sqlIdent(k) : await enumCol(k, k));
     await this.conn.run(`CREATE OR REPLACE TABLE addr_enum AS SELECT ${cols.join(', ')} FROM addr_info`);
     // The previous generation's types are free now that its table is gone.
-    for (const [k] of INFO_COLUMNS) if (ENUM_INFO.has(k)) await this.conn.run(`DROP TYPE IF EXISTS enum_${k}_${n - 1}`);
+    for (const k of ['addr', ...INFO_COLUMNS.map(([k]) => k)]) if (k === 'addr' || ENUM_INFO.has(k as keyof AddrInfo)) await this.conn.run(`DROP TYPE IF EXISTS enum_${k}_${n - 1}`);
   }
 
   /**
@@ -332,8 +320,9 @@ export class EnrichSession {
   async select(rel: string, columns: readonly string[], params?: Record<string, string>): Promise<string> {
     const has = new Set(columns);
     const base = columns.filter((c) => !isEnrichColumn(c));
-    const keep = base.map((c) => `b.${sqlIdent(c)}`);
-    if (!has.has('srcaddr') || !has.has('dstaddr')) return `SELECT ${keep.join(', ')} FROM ${rel} b`;
+    if (!has.has('srcaddr') || !has.has('dstaddr')) return `SELECT ${base.map((c) => `b.${sqlIdent(c)}`).join(', ')} FROM ${rel} b`;
+    // Addresses come back from the joins as ENUMs over the chunk's addresses (cheaper to write).
+    const keep = base.map((c) => (c === 'srcaddr' ? 's.addr_e AS srcaddr' : c === 'dstaddr' ? 'd.addr_e AS dstaddr' : `b.${sqlIdent(c)}`));
     const e = this.enricher;
     const time = (p: string) => (has.has('start') ? `${p}"start"` : has.has('end') ? `${p}"end"` : '0');
     await this.fill(
@@ -402,7 +391,8 @@ export class EnrichSession {
           // All-NULL columns still cost a write: only when something can name a service.
           return awsKnown ? `z.__${name}` : undefined;
         case 'cost_usd':
-          return has.has('bytes') ? `z.__bytes * ${price} / 1073741824.0` : undefined;
+          // DOUBLE arithmetic, as the batch path computes it (the same bits on both paths).
+          return has.has('bytes') ? `z.__bytes::DOUBLE * (${price})::DOUBLE / 1073741824.0` : undefined;
         case 'app_port':
           return ports ? 'z.app_port' : undefined;
         case 'service':

@@ -14,6 +14,8 @@ import { ByteDict } from './byte-dict.ts';
  *  - addr:    i32 dictionary code (0 = NULL) and u32 IPv4 value (validity clear when not IPv4)
  *  - action / status: u8 enum index (ACTIONS / STATUSES order); NULL via validity
  *  - string:  i32 dictionary code, 0 = NULL
+ * Address columns share one dictionary (the batch's distinct addresses); every other string
+ * column has its own.
  * Validity bitmaps use DuckDB's layout: bit i of the mask set = row i valid.
  */
 export interface BatchColumn {
@@ -56,6 +58,9 @@ export class ColumnBatch {
   ) {
     this.columns = [];
     this.unknownFields = [];
+    // Every address column shares one dictionary: a batch's distinct addresses are then one
+    // list, which enrichment looks up once and the store writes as one ENUM type.
+    const addrDict = new ByteDict();
     for (const name of fields) {
       const def = fieldByName(name);
       if (!def || this.columns.some((c) => c.def === def)) {
@@ -73,7 +78,7 @@ export class ColumnBatch {
         u32: def.kind === 'addr' ? new Uint32Array(capacity) : undefined,
         valid: new Uint8Array(Math.ceil(capacity / 8)).fill(0xff),
         hasNull: false,
-        dict: def.kind === 'string' || def.kind === 'addr' ? new ByteDict() : undefined,
+        dict: def.kind === 'addr' ? addrDict : def.kind === 'string' ? new ByteDict() : undefined,
       });
     }
     this.extra = new Int32Array(this.unknownFields.length ? capacity : 0);

@@ -25,8 +25,59 @@ export class ByteDict {
 
   clear(): void {
     this.table.fill(0);
+    this.v4Codes.fill(0);
+    this.v4Size = 0;
     this.values.length = 0;
     this.used = 0;
+  }
+
+  /** IPv4 addresses by value: an integer probe instead of hashing and comparing text. */
+  private v4Keys = new Int32Array(1024);
+  private v4Codes = new Int32Array(1024);
+  private v4Size = 0;
+
+  /**
+   * Returns the 1-based code of the IPv4 address `value` whose canonical text is buf[s, e),
+   * adding it when new. The text is read only then.
+   * @example dict.codeV4(0x0a000001, Buffer.from('10.0.0.1'), 0, 8) // 1
+   */
+  codeV4(value: number, buf: Uint8Array, s: number, e: number): number {
+    const keys = this.v4Keys;
+    const codes = this.v4Codes;
+    const mask = keys.length - 1;
+    const key = value | 0;
+    let idx = Math.imul(key ^ (key >>> 15), 0x2c1b3c6d) >>> 0;
+    idx = (idx ^ (idx >>> 12)) & mask;
+    for (;;) {
+      const c = codes[idx];
+      if (c === 0) break;
+      if (keys[idx] === key) return c;
+      idx = (idx + 1) & mask;
+    }
+    this.values.push(Buffer.prototype.latin1Slice.call(buf, s, e) as string);
+    const c = this.values.length;
+    keys[idx] = key;
+    codes[idx] = c;
+    if (++this.v4Size * 2 > keys.length) this.rehashV4();
+    return c;
+  }
+
+  private rehashV4(): void {
+    const keys = new Int32Array(this.v4Keys.length * 2);
+    const codes = new Int32Array(keys.length);
+    const mask = keys.length - 1;
+    for (let j = 0; j < this.v4Keys.length; j++) {
+      const c = this.v4Codes[j];
+      if (c === 0) continue;
+      const key = this.v4Keys[j];
+      let idx = Math.imul(key ^ (key >>> 15), 0x2c1b3c6d) >>> 0;
+      idx = (idx ^ (idx >>> 12)) & mask;
+      while (codes[idx] !== 0) idx = (idx + 1) & mask;
+      keys[idx] = key;
+      codes[idx] = c;
+    }
+    this.v4Keys = keys;
+    this.v4Codes = codes;
   }
 
   /**
@@ -36,6 +87,14 @@ export class ByteDict {
   code(buf: Uint8Array, s: number, e: number): number {
     let h = 0x811c9dc5;
     for (let p = s; p < e; p++) h = Math.imul(h ^ buf[p], 0x01000193);
+    return this.codeHashed(buf, s, e, h);
+  }
+
+  /**
+   * As code(), with the FNV-1a hash of buf[s, e) computed by the caller while it scanned the
+   * token (one pass over the bytes instead of two).
+   */
+  codeHashed(buf: Uint8Array, s: number, e: number, h: number): number {
     const len = e - s;
     const table = this.table;
     let idx = h & this.mask;
@@ -85,9 +144,13 @@ export class ByteDict {
   }
 
   private rehash(): void {
-    const table = new Int32Array(this.table.length * 2);
+    // From the old slots, not from the codes: IPv4 codes live in their own table.
+    const old = this.table;
+    const table = new Int32Array(old.length * 2);
     const mask = table.length - 1;
-    for (let c = 1; c <= this.values.length; c++) {
+    for (let j = 0; j < old.length; j++) {
+      const c = old[j];
+      if (c === 0) continue;
       let idx = this.hashes[c] & mask;
       while (table[idx] !== 0) idx = (idx + 1) & mask;
       table[idx] = c;

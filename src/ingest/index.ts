@@ -79,7 +79,7 @@ export interface CommitInfo {
 
 /** Runs the DuckDB fast path for one file; true when the file landed whole. */
 async function fastText(writer: LakeWriter, path: string, kind: SourceKind, fields: readonly string[], entry: LedgerEntry, total: Counts, opts: IngestOptions): Promise<boolean> {
-  const r = await tryFastText(writer, path, kind === 'gzip', fields, entry.fingerprint, `${entry.fingerprint}-0`);
+  const r = await tryFastText(writer, path, kind === 'gzip', fields, entry.fingerprint, `${entry.fingerprint}-0`, entry.bytes);
   if (!r) return false;
   const { file, minStart, maxStart, ...counts } = r;
   Object.assign(entry, counts, { chunks: 1, done: true, finishedAt: new Date().toISOString() });

@@ -170,7 +170,8 @@ export class LineParser {
             setNull(col!, row);
             break;
           }
-          // IPv4 inline; anything else goes to the (rare) IPv6 path.
+          // Strict dotted-quad IPv4 in one pass (no leading zeros, octets <= 255); anything
+          // else goes to the (rare) IPv6 path.
           let value = 0;
           let octet = 0;
           let digits = 0;
@@ -181,7 +182,7 @@ export class LineParser {
             if (c >= 48 && c <= 57) {
               if ((digits > 0 && octet === 0) || ++digits > 3) ok = false;
               octet = octet * 10 + (c - 48);
-            } else if (c === 46 && digits > 0) {
+            } else if (c === 46 && digits > 0 && octet <= 255) {
               value = value * 256 + octet;
               octet = 0;
               digits = 0;
@@ -189,9 +190,10 @@ export class LineParser {
             } else ok = false;
             c = ++i < end ? buf[i] : SPACE;
           }
-          if (ok && dots === 3 && digits > 0 && octet <= 255 && value < 16777216 && octetsOk(buf, s, i)) {
-            col!.i32[row] = col!.dict!.code(buf, s, i);
-            col!.u32![row] = value * 256 + octet;
+          if (ok && dots === 3 && digits > 0 && octet <= 255) {
+            const v = value * 256 + octet;
+            col!.i32[row] = col!.dict!.codeV4(v, buf, s, i);
+            col!.u32![row] = v;
             break;
           }
           const text = canonicalIpv6(latin1(buf, s, i));
@@ -214,8 +216,14 @@ export class LineParser {
           break;
         }
         case K_STRING: {
-          while (i < end && buf[i] !== SPACE && buf[i] !== TAB) i++;
-          col!.i32[row] = dash ? 0 : col!.dict!.code(buf, s, i);
+          // Hash while scanning: one pass over the token's bytes.
+          let h = 0x811c9dc5;
+          let c = buf[i];
+          while (c !== SPACE && c !== TAB) {
+            h = Math.imul(h ^ c, 0x01000193);
+            c = ++i < end ? buf[i] : SPACE;
+          }
+          col!.i32[row] = dash ? 0 : col!.dict!.codeHashed(buf, s, i, h);
           break;
         }
         default: {
@@ -266,19 +274,6 @@ function matchWord(buf: Uint8Array, s: number, e: number, words: Buffer[]): numb
     return w + 1;
   }
   return -1;
-}
-
-/** Every octet of a dotted quad is at most 255 (the inline scan only checked the last one). */
-function octetsOk(buf: Uint8Array, s: number, e: number): boolean {
-  let octet = 0;
-  for (let p = s; p < e; p++) {
-    const c = buf[p];
-    if (c === 46) {
-      if (octet > 255) return false;
-      octet = 0;
-    } else octet = octet * 10 + (c - 48);
-  }
-  return octet <= 255;
 }
 
 function latin1(buf: Uint8Array, s: number, e: number): string {

@@ -266,6 +266,8 @@ function readsRow(e: Expr): boolean {
     case 'binary':
       return readsRow(e.left) || readsRow(e.right);
     case 'in':
+      // `"x" in [srcAddr]` reads the row through its list.
+      return readsRow(e.value) || e.list.items.some(readsRow);
     case 'match':
       return readsRow(e.value);
     default:

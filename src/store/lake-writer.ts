@@ -4,33 +4,15 @@ import duckdb from '@duckdb/node-bindings';
 import { DuckDBInstance, VARCHAR, type DuckDBConnection } from '@duckdb/node-api';
 import type { EnrichSession, Enricher } from '../enrich/enricher.ts';
 import { ACTIONS, STATUSES, type BatchColumn, type ColumnBatch } from '../ingest/batch.ts';
+import { enrichBatch } from '../enrich/batch-enrich.ts';
 import { STORED_COLUMNS } from './schema-sql.ts';
 import { sqlIdent, sqlString } from './sql-text.ts';
 
 /** DuckDB's vector size: data chunks hold at most this many rows. */
 const CHUNK_ROWS = 2048;
 
-type StageType = 'INTEGER' | 'BIGINT' | 'ACTION' | 'STATUS';
-type Typed = Int32Array | Uint32Array | BigInt64Array | Uint8Array;
-
-/** Staging types and their DuckDB logical types (ENUMs store a one-byte index, as our arrays do). */
-const STAGE_SQL: Record<StageType, string> = {
-  INTEGER: 'INTEGER',
-  BIGINT: 'BIGINT',
-  ACTION: `ENUM(${ACTIONS.map((a) => sqlString(a)).join(', ')})`,
-  STATUS: `ENUM(${STATUSES.map((a) => sqlString(a)).join(', ')})`,
-};
-
-function logicalType(t: StageType): duckdb.LogicalType {
-  switch (t) {
-    case 'ACTION':
-      return duckdb.create_enum_type([...ACTIONS]);
-    case 'STATUS':
-      return duckdb.create_enum_type([...STATUSES]);
-    default:
-      return duckdb.create_logical_type(duckdb.Type[t]);
-  }
-}
+type StageType = 'INTEGER' | 'BIGINT' | 'DOUBLE' | 'ACTION' | 'STATUS' | 'DICT';
+type Typed = Int32Array | Uint32Array | BigInt64Array | Uint8Array | Uint16Array | Float64Array;
 
 interface StageCol {
   name: string;
@@ -38,15 +20,19 @@ interface StageCol {
   data: (b: ColumnBatch) => Typed;
   /** The batch column whose validity bitmap applies, when the column can be NULL. */
   validity?: (b: ColumnBatch) => BatchColumn;
+  /** DICT columns: which of the batch's dictionaries their codes index. */
+  dict?: number;
 }
 
 interface StageShape {
-  table: string;
   /** Staging table columns, in order: fixed-width only, so each vector is one memcpy. */
   cols: StageCol[];
-  copySelect: string;
+  /** The batch's dictionaries (address columns share one), by index; -1 stands for `extra`. */
+  dicts: ((b: ColumnBatch) => readonly string[])[];
   /** Stored columns this format fills (the rest are absent from its files, NULL when read). */
   columns: string[];
+  /** Stored column → its expression over the staging table `s`. */
+  exprs: Map<string, string>;
 }
 
 /**
@@ -87,74 +73,113 @@ export class LakeWriter {
     const key = batch.fields.join(' ');
     let shape = this.shapes.get(key);
     if (shape) return shape;
-    const table = `stage_${this.shapes.size}`;
     const cols: StageCol[] = [];
     const exprs = new Map<string, string>();
-    const joins: string[] = [];
-    const dictJoin = (ci: number, codeCol: string, alias = `d${ci}`) => {
-      joins.push(`LEFT JOIN (SELECT code, value FROM dict WHERE col = ${ci}) ${alias} ON ${alias}.code = s.${sqlIdent(codeCol)}`);
-      return `${alias}.value`;
-    };
+    const dicts: ((b: ColumnBatch) => readonly string[])[] = [];
+    const dictIndex = new Map<unknown, number>();
     batch.columns.forEach((c, ci) => {
       const name = c.def.column;
       const col = (b: ColumnBatch) => b.columns[ci];
       switch (c.kind) {
         case 'int':
           cols.push({ name, type: 'INTEGER', data: (b) => col(b).i32, validity: col });
-          exprs.set(name, `s.${sqlIdent(name)}`);
           break;
         case 'bigint':
           cols.push({ name, type: 'BIGINT', data: (b) => col(b).i64!, validity: col });
-          exprs.set(name, `s.${sqlIdent(name)}`);
           break;
         case 'action':
         case 'status':
+          // Stored as ENUMs: Parquet writes them as dictionary strings, read back as VARCHAR.
           cols.push({ name, type: c.kind === 'action' ? 'ACTION' : 'STATUS', data: (b) => col(b).u8!, validity: col });
-          exprs.set(name, `s.${sqlIdent(name)}::VARCHAR`);
           break;
         case 'string':
-          cols.push({ name, type: 'INTEGER', data: (b) => col(b).i32 });
-          exprs.set(name, dictJoin(ci, name));
+        case 'addr': {
+          // Address columns share one dictionary, so they share one ENUM type too.
+          let d = dictIndex.get(c.dict);
+          if (d === undefined) {
+            d = dicts.push((b) => b.columns[ci].dict!.values) - 1;
+            dictIndex.set(c.dict, d);
+          }
+          cols.push({ name, type: 'DICT', data: (b) => col(b).i32, dict: d });
           break;
-        case 'addr':
-          cols.push({ name: `${name}__code`, type: 'INTEGER', data: (b) => col(b).i32 });
-          exprs.set(name, dictJoin(ci, `${name}__code`));
-          break;
+        }
       }
+      exprs.set(name, `s.${sqlIdent(name)}`);
     });
     if (batch.unknownFields.length) {
-      cols.push({ name: 'extra', type: 'INTEGER', data: (b) => b.extra });
-      exprs.set('extra', dictJoin(-1, 'extra', 'dx'));
+      const d = dicts.push((b) => b.extraValues) - 1;
+      cols.push({ name: 'extra', type: 'DICT', data: (b) => b.extra, dict: d });
+      exprs.set('extra', 's.extra');
     }
     exprs.set('source_id', '$source');
     // Only the columns this format has: all-NULL columns would double the Parquet write cost.
     const present = STORED_COLUMNS.filter((c) => exprs.has(c.column));
-    const select = present.map((c) => `${exprs.get(c.column)} AS ${sqlIdent(c.column)}`);
-    const copySelect = `SELECT ${select.join(', ')} FROM ${table} s ${joins.join(' ')}`;
-    shape = { table, cols, copySelect, columns: present.map((c) => c.column) };
+    shape = { cols, dicts, exprs, columns: present.map((c) => c.column) };
     this.shapes.set(key, shape);
     return shape;
   }
 
-  private created = new Set<string>();
-
   /**
-   * Writes one batch as the chunk `chunkId`; returns the files it placed.
+   * Writes one batch as the chunk `chunkId`; returns the files it placed. With an enricher the
+   * enrichment columns are computed in JS over the batch's dictionary codes and staged beside
+   * the record's own, so the COPY only writes.
    * @example await writer.writeChunk(batch, 'a1b2c3-0', 'a1b2c3')
    */
   async writeChunk(batch: ColumnBatch, chunkId: string, sourceId: string): Promise<string[]> {
     const shape = this.shapeFor(batch);
-    const conn = this.conn;
-    if (!this.created.has(shape.table)) {
-      const ddl = shape.cols.map((c) => `${sqlIdent(c.name)} ${STAGE_SQL[c.type]}`).join(', ');
-      await conn.run(`CREATE TABLE ${shape.table} (${ddl})`);
-      await conn.run('CREATE TABLE IF NOT EXISTS dict (col INTEGER, code INTEGER, value VARCHAR)');
-      this.created.add(shape.table);
+    const values: (readonly string[])[] = shape.dicts.map((d) => d(batch));
+    const staged: Staged[] = shape.cols.map((c) => {
+      if (c.type !== 'DICT') {
+        const v = c.validity?.(batch);
+        return { name: c.name, type: c.type, data: c.data(batch), valid: v?.hasNull ? v.valid : undefined };
+      }
+      return { name: c.name, type: 'DICT', data: c.data(batch), dict: c.dict };
+    });
+    const select = shape.columns.map((c) => ({ column: c, expr: c === 'source_id' ? sqlString(sourceId) : shape.exprs.get(c)! }));
+    if (this.enricher) {
+      for (const x of enrichBatch(this.enricher, batch)) {
+        if (x.kind === 'dict') staged.push({ name: x.column, type: 'DICT', data: x.codes, dict: values.push(x.values) - 1 });
+        else staged.push({ name: x.column, type: x.kind === 'int' ? 'INTEGER' : 'DOUBLE', data: x.data, valid: x.valid });
+        select.push({ column: x.column, expr: `s.${sqlIdent(x.column)}` });
+      }
     }
-    await conn.run(`DELETE FROM ${shape.table}`);
-    await conn.run('DELETE FROM dict');
-    await this.appendBatch(conn, shape, batch);
-    return this.place(chunkId, firstDay(batch), (target) => this.copy(shape.copySelect, target, sourceId, [...shape.columns]));
+    // A dictionary with no value means the column is NULL throughout.
+    const empty = new Set(staged.filter((c) => c.type === 'DICT' && !values[c.dict!].length).map((c) => c.name));
+    const list = select.map(({ column, expr }) => `${empty.has(column) ? 'NULL::VARCHAR' : expr} AS ${sqlIdent(column)}`);
+    const id = this.stageBatch(staged, values, batch.length);
+    try {
+      return await this.place(chunkId, firstDay(batch), (target) => this.copy(`SELECT ${list.join(', ')} FROM flowlens_stage(${id}) s`, target, sourceId));
+    } finally {
+      STAGED.delete(id);
+    }
+  }
+
+  private tableFunction = false;
+
+  /**
+   * Offers a batch to DuckDB as the table function `flowlens_stage(id)`: DuckDB pulls 2048-row
+   * vectors that are copied straight from the batch's typed arrays, so the rows go from the
+   * parser to the Parquet writer without a staging table (an appender would copy them twice).
+   * String columns are ENUMs over the batch's own distinct values: their codes travel like the
+   * numbers, no string crosses one by one, and Parquet writes an ENUM as a ready-made
+   * dictionary (much cheaper than VARCHAR). The dictionary must be the batch's alone: each
+   * file's row groups carry the whole ENUM dictionary.
+   */
+  private stageBatch(staged: Staged[], values: (readonly string[])[], rows: number): number {
+    if (!this.tableFunction) {
+      registerStageFunction(this.conn);
+      this.tableFunction = true;
+    }
+    const types = staged.map((c) => stageType(c, values));
+    const columns = staged.map((c, i) => {
+      if (c.type !== 'DICT') return { data: c.data, valid: c.valid };
+      if (!values[c.dict!].length) return { data: new Uint8Array(rows), valid: new Uint8Array(Math.ceil(rows / 8) + 1) };
+      const width = duckdb.enum_internal_type(types[i]);
+      return enumCodes(c.data as Int32Array, rows, width === duckdb.Type.UTINYINT ? 1 : width === duckdb.Type.USMALLINT ? 2 : 4);
+    });
+    const id = ++stageIds;
+    STAGED.set(id, { names: staged.map((c) => c.name), types, columns, rows });
+    return id;
   }
 
   /**
@@ -226,58 +251,16 @@ export class LakeWriter {
    * enricher set, the rows are enriched on the way (one pass); without, they are stored as is.
    */
   async copy(select: string, target: string, sourceId: string, columns?: string[]): Promise<void> {
+    // Selects over a staged table carry the source id already; binding an unused $source fails.
+    const params = select.includes('$source') ? { source: sourceId } : undefined;
     if (columns && this.enrich) {
-      select = await this.enrich.select(`(${select})`, columns, { source: sourceId });
+      select = await this.enrich.select(`(${select})`, columns, params);
       this.enrichedCopy = true;
     }
     // With one day the "date" column comes from the folder name, not the file.
     const prepared = await this.conn.prepare(`COPY (${select}) ${target}`);
-    prepared.bind({ source: sourceId }, { source: VARCHAR });
+    if (params) prepared.bind(params, { source: VARCHAR });
     await prepared.run();
-  }
-
-  private async appendBatch(conn: DuckDBConnection, shape: StageShape, batch: ColumnBatch): Promise<void> {
-    // The raw bindings: one copy per vector and one call per chunk. The friendly vector API
-    // builds wrapper objects per vector, which costs more than the data itself here.
-    const appender = duckdb.appender_create(rawConnection(conn), null, shape.table);
-    const chunk = duckdb.create_data_chunk(shape.cols.map((c) => logicalType(c.type)));
-    const sources = shape.cols.map((c) => c.data(batch));
-    const validity = shape.cols.map((c) => c.validity?.(batch));
-    for (let off = 0; off < batch.length; off += CHUNK_ROWS) {
-      const n = Math.min(CHUNK_ROWS, batch.length - off);
-      duckdb.data_chunk_reset(chunk);
-      for (let c = 0; c < sources.length; c++) {
-        const src = sources[c];
-        const width = src.BYTES_PER_ELEMENT;
-        const vector = duckdb.data_chunk_get_vector(chunk, c);
-        duckdb.copy_data_to_vector(vector, 0, src.buffer as ArrayBuffer, src.byteOffset + off * width, n * width);
-        const v = validity[c];
-        if (v?.hasNull) {
-          duckdb.vector_ensure_validity_writable(vector);
-          duckdb.copy_data_to_vector_validity(vector, 0, v.valid.buffer as ArrayBuffer, v.valid.byteOffset + off / 8, Math.ceil(n / 8));
-        }
-      }
-      duckdb.data_chunk_set_size(chunk, n);
-      duckdb.append_data_chunk(appender, chunk);
-    }
-    duckdb.appender_flush_sync(appender);
-    duckdb.appender_close_sync(appender);
-    // Distinct strings only: a few hundred rows per batch in real data.
-    const dict = await conn.createAppender('dict');
-    const add = (col: number, values: readonly string[], first: number) => {
-      for (let i = first; i < values.length; i++) {
-        dict.appendInteger(col);
-        dict.appendInteger(i + 1);
-        dict.appendVarchar(values[i]);
-        dict.endRow();
-      }
-    };
-    batch.columns.forEach((c, ci) => {
-      if (c.dict) add(ci, c.dict.values, 0);
-    });
-    if (batch.extra.length) add(-1, batch.extraValues, 0);
-    dict.flushSync();
-    dict.closeSync();
   }
 
   /** The writer's connection, for inputs DuckDB reads itself (Parquet). */
@@ -289,6 +272,121 @@ export class LakeWriter {
     this.conn.closeSync();
     this.instance.closeSync();
   }
+}
+
+/** One column of a batch to stage: fixed-width data (DICT: 1-based codes, 0 = NULL). */
+interface Staged {
+  name: string;
+  type: StageType;
+  data: Typed;
+  /** Validity bitmap (DuckDB's layout), when the column has NULLs. */
+  valid?: Uint8Array;
+  /** DICT: the index of its dictionary. */
+  dict?: number;
+}
+
+/** A batch offered to DuckDB through `flowlens_stage(id)`. */
+interface StagedBatch {
+  names: string[];
+  types: duckdb.LogicalType[];
+  columns: { data: Typed; valid: Uint8Array | undefined }[];
+  rows: number;
+}
+
+/** Batches being written, by id (an entry lives for one COPY). */
+const STAGED = new Map<number, StagedBatch>();
+let stageIds = 0;
+
+function stageType(c: Staged, values: (readonly string[])[]): duckdb.LogicalType {
+  switch (c.type) {
+    case 'DICT':
+      return values[c.dict!].length ? duckdb.create_enum_type(values[c.dict!]) : duckdb.create_logical_type(duckdb.Type.UTINYINT);
+    case 'ACTION':
+      return duckdb.create_enum_type([...ACTIONS]);
+    case 'STATUS':
+      return duckdb.create_enum_type([...STATUSES]);
+    default:
+      return duckdb.create_logical_type(duckdb.Type[c.type]);
+  }
+}
+
+/**
+ * Registers `flowlens_stage(id)` on a connection. DuckDB calls back into JS for each vector
+ * (on the JS thread, which is idle while the COPY runs); a call copies one 2048-row slice of
+ * every column.
+ */
+function registerStageFunction(conn: DuckDBConnection): void {
+  const tf = duckdb.create_table_function();
+  duckdb.table_function_set_name(tf, 'flowlens_stage');
+  duckdb.table_function_add_parameter(tf, duckdb.create_logical_type(duckdb.Type.INTEGER));
+  duckdb.table_function_set_bind(tf, (info) => {
+    const id = Number(duckdb.get_int32(duckdb.bind_get_parameter(info, 0)));
+    const batch = STAGED.get(id);
+    if (!batch) {
+      duckdb.bind_set_error(info, `flowlens_stage: no batch ${id}`);
+      return;
+    }
+    batch.names.forEach((name, i) => duckdb.bind_add_result_column(info, name, batch.types[i]));
+    duckdb.bind_set_cardinality(info, batch.rows, true);
+    duckdb.bind_set_bind_data(info, { batch, pos: 0 });
+  });
+  duckdb.table_function_set_init(tf, (info) => duckdb.init_set_max_threads(info, 1));
+  duckdb.table_function_set_function(tf, (info, out) => {
+    const state = duckdb.function_get_bind_data(info) as { batch: StagedBatch; pos: number };
+    const { batch } = state;
+    const off = state.pos;
+    const rows = Math.min(CHUNK_ROWS, batch.rows - off);
+    for (let c = 0; c < batch.columns.length; c++) {
+      const { data, valid } = batch.columns[c];
+      const width = data.BYTES_PER_ELEMENT;
+      const vector = duckdb.data_chunk_get_vector(out, c);
+      duckdb.copy_data_to_vector(vector, 0, data.buffer as ArrayBuffer, data.byteOffset + off * width, rows * width);
+      if (valid) {
+        duckdb.vector_ensure_validity_writable(vector);
+        duckdb.copy_data_to_vector_validity(vector, 0, valid.buffer as ArrayBuffer, valid.byteOffset + off / 8, Math.ceil(rows / 8));
+      }
+    }
+    duckdb.data_chunk_set_size(out, Math.max(rows, 0));
+    state.pos += Math.max(rows, 0);
+  });
+  duckdb.register_table_function(rawConnection(conn), tf);
+}
+
+/**
+ * Our 1-based codes as an ENUM's 0-based indexes in its physical width, code 0 as NULL. One
+ * loop per width: a loop over a union of array types would be megamorphic and slow.
+ */
+function enumCodes(codes: Int32Array, n: number, bytes: 1 | 2 | 4): { data: Typed; valid: Uint8Array | undefined } {
+  let valid: Uint8Array | undefined;
+  const nulls = (r: number) => {
+    valid ??= new Uint8Array(Math.ceil(n / 8) + 1).fill(0xff);
+    valid[r >> 3] &= ~(1 << (r & 7));
+  };
+  if (bytes === 1) {
+    const out = new Uint8Array(n);
+    for (let r = 0; r < n; r++) {
+      const c = codes[r];
+      if (c > 0) out[r] = c - 1;
+      else nulls(r);
+    }
+    return { data: out, valid };
+  }
+  if (bytes === 2) {
+    const out = new Uint16Array(n);
+    for (let r = 0; r < n; r++) {
+      const c = codes[r];
+      if (c > 0) out[r] = c - 1;
+      else nulls(r);
+    }
+    return { data: out, valid };
+  }
+  const out = new Uint32Array(n);
+  for (let r = 0; r < n; r++) {
+    const c = codes[r];
+    if (c > 0) out[r] = c - 1;
+    else nulls(r);
+  }
+  return { data: out, valid };
 }
 
 /** The raw connection handle behind the friendly API (needed for the raw appender). */
