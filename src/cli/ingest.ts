@@ -10,7 +10,6 @@ interface Opts {
   logFormat?: string;
   batchRows?: string;
   progress?: boolean;
-  fastPath?: boolean;
   inventory?: string;
   detect?: boolean;
 }
@@ -24,10 +23,9 @@ export function define(cmd: Command): void {
     .option('--no-progress', 'no progress bar or progress lines')
     .option('--inventory <path>', 'inventory to enrich with from now on: YAML/CSV, fabric topology or describe-* folder (kept in <db>/enrich/)')
     .option('--detect', 'run detection on each committed chunk while ingesting (alerts go to <db>/alerts and the configured notifiers)')
-    .option('--no-fast-path', "parse every file with flowlens's own parser (commits in chunks) instead of trying DuckDB's CSV reader first")
     .action(async (paths: string[], opts: Opts) => {
       const onProgress = opts.progress === false ? undefined : progressReporter();
-      const common = { db: opts.db, logFormat: opts.logFormat, batchRows: opts.batchRows ? Number(opts.batchRows) : undefined, onProgress: onProgress?.update, noFastPath: opts.fastPath === false, inventory: opts.inventory };
+      const common = { db: opts.db, logFormat: opts.logFormat, batchRows: opts.batchRows ? Number(opts.batchRows) : undefined, onProgress: onProgress?.update, inventory: opts.inventory };
       // Streaming detection follows each durable chunk without holding ingest back.
       const detector = opts.detect ? (await import('../detect/index.ts')).createStreamingDetector({ db: opts.db, onError: (e) => process.stderr.write(`flowlens: detection: ${(e as Error).message}\n`) }) : undefined;
       if (detector) Object.assign(common, { onCommit: detector.onCommit });

@@ -63,15 +63,19 @@ const ENRICH_LIST = ENRICH_COLUMNS.map((c) => `"${c.column}"`).join(', ');
 
 describe('enrichment at ingest', () => {
   let dir: string;
-  const dbFast = () => join(dir, 'fast');
-  const dbJs = () => join(dir, 'js');
+  const dbFast = () => join(dir, 'ingested');
+  const dbJs = () => join(dir, 'reenriched');
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'flowlens-enrich-'));
     writeFileSync(join(dir, 'inventory.yaml'), INVENTORY);
     writeFileSync(join(dir, 'flows.log'), fixture());
     const fast = await ingestPaths([join(dir, 'flows.log')], { db: dbFast(), inventory: join(dir, 'inventory.yaml') });
-    const js = await ingestPaths([join(dir, 'flows.log')], { db: dbJs(), inventory: join(dir, 'inventory.yaml'), noFastPath: true });
+    // The second store is re-enriched afterwards: its enrichment comes from the SQL path.
+    const js = await ingestPaths([join(dir, 'flows.log')], { db: dbJs(), inventory: join(dir, 'inventory.yaml') });
+    const re = await reenrichStore(dbJs());
+    expect(re.records).toBe(CASES.length);
+    expect(re.unattributed_ratio).toBeCloseTo(2 / CASES.length, 6);
     expect(fast.records).toBe(CASES.length + 1);
     expect(js.records).toBe(CASES.length + 1);
     // Two records of the eleven with addresses have an internal address no entry names: 10.9.9.9,
@@ -95,7 +99,7 @@ describe('enrichment at ingest', () => {
     expect(nodata).toEqual({ direction: null, peer_kind: null, cost_class: null, app_port: null });
   });
 
-  it('stores the same enrichment on the DuckDB fast path and the JS parser path', async () => {
+  it('stores the same enrichment at ingest (JS, over dictionary codes) as re-enrich (SQL)', async () => {
     const q = `SELECT "start", ${ENRICH_LIST} FROM flows ORDER BY "start"`;
     const [a, b] = [await rows(dbFast(), q), await rows(dbJs(), q)];
     expect(a).toHaveLength(CASES.length + 1);

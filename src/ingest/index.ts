@@ -9,7 +9,6 @@ import { ensureStore } from '../store/layout.ts';
 import { UserError } from '../util/errors.ts';
 import { readLedger, writeLedger, writeQuarantine, type LedgerEntry } from './ledger.ts';
 import { ingestParquet } from './parquet-input.ts';
-import { tryFastText } from './fast-text.ts';
 import { readCloudWatchJson, readTextLines } from './readers.ts';
 import { discover, fingerprint, sniff, sniffBytes, type SourceFile, type SourceKind } from './sources.ts';
 import { ChunkPipeline, SourceIngestor, addCounts, zeroCounts, type Counts } from './source-ingestor.ts';
@@ -50,8 +49,6 @@ export interface IngestOptions {
   onProgress?: (p: IngestProgress) => void;
   /** Files ingested at the same time (default 2: one per core). */
   concurrency?: number;
-  /** Parse every file with the JS parser (chunked commits) instead of trying DuckDB's reader first. */
-  noFastPath?: boolean;
   /**
    * Called after each chunk is durable (its Parquet file renamed into the store), in commit
    * order: streaming detection and live metrics follow ingest through this.
@@ -75,18 +72,6 @@ export interface CommitInfo {
   /** Earliest and latest window start in the chunk (unix seconds), when known. */
   minStart?: number;
   maxStart?: number;
-}
-
-/** Runs the DuckDB fast path for one file; true when the file landed whole. */
-async function fastText(writer: LakeWriter, path: string, kind: SourceKind, fields: readonly string[], entry: LedgerEntry, total: Counts, opts: IngestOptions): Promise<boolean> {
-  const r = await tryFastText(writer, path, kind === 'gzip', fields, entry.fingerprint, `${entry.fingerprint}-0`, entry.bytes);
-  if (!r) return false;
-  const { file, minStart, maxStart, ...counts } = r;
-  Object.assign(entry, counts, { chunks: 1, done: true, finishedAt: new Date().toISOString() });
-  await writeLedger(writer.root, entry);
-  addCounts(total, counts);
-  await opts.onCommit?.({ source: path, file, records: counts.records, quarantined: 0, minStart, maxStart });
-  return true;
 }
 
 /** The run's enricher: installs a new inventory first when one is given. */
@@ -178,8 +163,6 @@ export async function ingestPaths(paths: readonly string[], opts: IngestOptions)
         await writeLedger(opts.db, entry);
         addCounts(total, counts);
         await opts.onCommit?.({ source: f.path, file: undefined, records: counts.records, quarantined: counts.quarantined });
-        bytesDone += f.size;
-      } else if (!known && !opts.noFastPath && (kind === 'text' || kind === 'gzip') && (await fastText(writer, f.path, kind, fields, entry, total, opts))) {
         bytesDone += f.size;
       } else {
         // Resumed files are re-read from the start: lines up to the ledger mark are skipped.

@@ -16,6 +16,9 @@ import {
 import { QueryError, suggestion } from './errors.ts';
 import { Lexer, describe, type Token } from './lexer.ts';
 
+/** The largest `limit` (SQL engines take a 64-bit count; nobody reads more rows than this). */
+const MAX_LIMIT = 2_147_483_647;
+
 const COMPARE_OPS = new Set(['=', '!=', '<', '<=', '>', '>=']);
 
 /**
@@ -125,6 +128,7 @@ class Parser {
       case 'limit': {
         const n = this.tok;
         if (n.kind !== 'number' || !Number.isInteger(n.num) || n.num! < 1) this.fail(`expected a whole number of rows after \`limit\` but found ${describe(n)}`);
+        if (n.num! > MAX_LIMIT) this.fail(`\`limit\` takes at most ${MAX_LIMIT.toLocaleString('en-US')} rows, not ${describe(n)}`);
         this.take();
         return { kind: 'limit', count: n.num!, span: span() };
       }
