@@ -155,7 +155,9 @@ export class Enricher {
    * @example enricher.resolve('10.0.1.5', 0).owner // 'payments'
    */
   resolve(addr: string, seg: number): AddrInfo {
-    const key = `${seg}|${addr}`;
+    // Without time boundaries there is one segment: the address alone is the key (no string
+    // built per lookup, and ingest looks every distinct address of every batch up).
+    const key = this.bounds.length ? `${seg}|${addr}` : addr;
     let info = this.cache.get(key);
     if (info) return info;
     info = this.compute(addr, this.segTime(seg));

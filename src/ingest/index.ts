@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { Enricher } from '../enrich/enricher.ts';
 import { DEFAULT_FIELDS } from '../schema/columns.ts';
@@ -7,10 +6,9 @@ import { parseFormatString, FormatError } from '../schema/format.ts';
 import { LakeWriter } from '../store/lake-writer.ts';
 import { ensureStore } from '../store/layout.ts';
 import { UserError } from '../util/errors.ts';
-import { readLedger, writeLedger, writeQuarantine, type LedgerEntry } from './ledger.ts';
-import { ingestParquet } from './parquet-input.ts';
-import { readCloudWatchJson, readTextLines } from './readers.ts';
-import { discover, fingerprint, sniff, sniffBytes, type SourceFile, type SourceKind } from './sources.ts';
+import { readLedger, writeLedger } from './ledger.ts';
+import { discover, fingerprint, sniffBytes, type SourceFile } from './sources.ts';
+import { FileWorker, InlineRunner, newEntry, readSource, type FileJob, type FileResult } from './file-runner.ts';
 import { ChunkPipeline, SourceIngestor, addCounts, zeroCounts, type Counts } from './source-ingestor.ts';
 
 /** The summary `flowlens ingest --format json` prints (a stable contract). */
@@ -49,6 +47,11 @@ export interface IngestOptions {
   onProgress?: (p: IngestProgress) => void;
   /** Files ingested at the same time (default 2: one per core). */
   concurrency?: number;
+  /**
+   * Parse in worker threads, one file each (default: when there are several files and at least
+   * 16 MB in all; a worker costs a fraction of a second to start).
+   */
+  threads?: boolean;
   /**
    * Called after each chunk is durable (its Parquet file renamed into the store), in commit
    * order: streaming detection and live metrics follow ingest through this.
@@ -100,9 +103,6 @@ function initialFields(logFormat: string | undefined): readonly string[] {
   }
 }
 
-function newEntry(fp: string, source: string, bytes: number): LedgerEntry {
-  return { fingerprint: fp, source, bytes, chunks: 0, lines: 0, done: false, records: 0, ok: 0, nodata: 0, skipdata: 0, quarantined: 0, startedAt: new Date().toISOString() };
-}
 
 /**
  * Ingests files and folders (recursively) into the store. Each file is fingerprinted: a file
@@ -127,91 +127,93 @@ export async function ingestPaths(paths: readonly string[], opts: IngestOptions)
     lastProgress = now;
     opts.onProgress({ file, filesDone: summary.files, filesTotal: files.length, bytesDone, bytesTotal, records: total.records });
   };
-  // Files in flight in this run, by fingerprint: a copy of a file being ingested waits for it
-  // and then counts as a duplicate, exactly as if it came after.
+  // Each file is claimed here, in one thread, before it is handed to a worker: a copy of a file
+  // in flight waits for it and then counts as a duplicate, exactly as if it came after.
   const claimed = new Map<string, Promise<number>>();
-
-  const ingestOne = async (f: SourceFile, writer: LakeWriter, pipeline: ChunkPipeline): Promise<number> => {
+  const claim = async (f: SourceFile): Promise<FileJob | undefined> => {
     const fp = await fingerprint(f.path, f.size);
     // Claim before any other await, so two workers never both take the same content.
     const inFlight = claimed.get(fp);
-    let settle!: (n: number) => void;
-    if (!inFlight) claimed.set(fp, new Promise<number>((r) => (settle = r)));
-    const known = inFlight ? undefined : await readLedger(opts.db, fp);
-    if (inFlight || known?.done) {
+    if (inFlight) {
       // Await first: `x += await y` would read x before the wait and lose a concurrent update.
-      const copies = inFlight ? await inFlight : known!.records;
+      const copies = await inFlight;
       summary.duplicates += copies;
       summary.skipped_files++;
       bytesDone += f.size;
       progress(f.path);
-      settle?.(known?.records ?? 0);
-      return 0;
+      return undefined;
     }
-    const entry = known ?? newEntry(fp, f.path, f.size);
-    try {
-      if (known) summary.resumed_files++;
-      const kind = await sniff(f.path);
-      if (kind === 'parquet') {
-        const chunkId = `${fp}-0`;
-        const { counts, quarantine } = await ingestParquet(writer, f.path, fp, chunkId).catch((err: unknown) => {
-          throw new UserError(`${f.path}: cannot read as Parquet: ${(err as Error).message}`, { cause: err });
-        });
-        await writeQuarantine(opts.db, chunkId, quarantine.map((q) => ({ source: f.path, ...q })));
-        Object.assign(entry, { chunks: 1, done: true, finishedAt: new Date().toISOString() });
-        for (const k of ['records', 'ok', 'nodata', 'skipdata', 'quarantined'] as const) entry[k] = counts[k];
-        await writeLedger(opts.db, entry);
-        addCounts(total, counts);
-        await opts.onCommit?.({ source: f.path, file: undefined, records: counts.records, quarantined: counts.quarantined });
-        bytesDone += f.size;
-      } else {
-        // Resumed files are re-read from the start: lines up to the ledger mark are skipped.
-        const ingestor = new SourceIngestor(pipeline, entry, fields, known?.lines ?? 0);
-        const resumed = { records: entry.records, ok: entry.ok, nodata: entry.nodata, skipdata: entry.skipdata, quarantined: entry.quarantined };
-        await readSource(createReadStream(f.path, { highWaterMark: 1 << 20 }), kind, ingestor, (n) => {
-          bytesDone += n;
-          progress(f.path);
-        });
-        await ingestor.finish();
-        addCounts(total, resumed);
-        addCounts(total, ingestor.counts);
-      }
-      progress(f.path, true);
-    } finally {
-      settle(entry.records);
+    let settle!: (n: number) => void;
+    claimed.set(fp, new Promise<number>((r) => (settle = r)));
+    const known = await readLedger(opts.db, fp);
+    if (known?.done) {
+      summary.duplicates += known.records;
+      summary.skipped_files++;
+      bytesDone += f.size;
+      progress(f.path);
+      settle(known.records);
+      return undefined;
     }
-    return entry.records;
+    if (known) summary.resumed_files++;
+    return { path: f.path, size: f.size, fingerprint: fp, known, settle };
+  };
+  // Commits reach onCommit in order, one at a time, whichever thread made them.
+  let commits = Promise.resolve();
+  const onCommit = opts.onCommit ? (c: CommitInfo) => void (commits = commits.then(() => opts.onCommit!(c))) : undefined;
+  const done = (job: FileJob, r: FileResult) => {
+    addCounts(total, r.added);
+    job.settle(r.records);
+    progress(job.path, true);
   };
 
-  // DuckDB scans one gzip stream on one thread, so two files at a time keep both cores busy.
-  const workers = Math.max(1, Math.min(opts.concurrency ?? DEFAULT_CONCURRENCY, files.length));
+  const lanes = Math.max(1, Math.min(opts.concurrency ?? DEFAULT_CONCURRENCY, files.length));
+  const threaded = opts.threads ?? (lanes > 1 && bytesTotal >= THREADED_BYTES);
   let next = 0;
-  const worker = async () => {
-    // One DuckDB thread per file in flight: gzip is read on one thread anyway, and two files on
-    // one thread each beat one file on two (measured: 0.8 against 1.1 s per million records).
-    const writer = await LakeWriter.open(opts.db, { threads: workers > 1 ? 1 : 2, memoryLimit: `${Math.floor(768 / workers)}MB`, enricher });
-    const pipeline = new ChunkPipeline(opts.db, writer, opts.batchRows ?? DEFAULT_BATCH_ROWS, opts.onCommit);
+  const lane = async () => {
+    const run = threaded
+      ? await FileWorker.start({ db: opts.db, fields, batchRows: opts.batchRows ?? DEFAULT_BATCH_ROWS, enrich: enricher !== undefined, lanes }, (n) => {
+          bytesDone += n;
+          progress('');
+        }, onCommit)
+      : await InlineRunner.open(opts.db, fields, opts.batchRows ?? DEFAULT_BATCH_ROWS, enricher, lanes, (n) => {
+          bytesDone += n;
+          progress('');
+        }, onCommit);
     try {
       while (next < files.length) {
         const f = files[next++];
         summary.files++;
-        await ingestOne(f, writer, pipeline);
+        const job = await claim(f);
+        if (!job) continue;
+        try {
+          done(job, await run.ingest(job));
+        } catch (err) {
+          job.settle(0);
+          throw err;
+        }
       }
-      await pipeline.drain();
     } finally {
-      await writer.close();
+      const coverage = await run.close();
+      if (enricher && threaded) {
+        enricher.coverage.records += coverage.records;
+        enricher.coverage.unattributed += coverage.unattributed;
+      }
     }
   };
-  const results = await Promise.allSettled(Array.from({ length: workers }, worker));
+  const results = await Promise.allSettled(Array.from({ length: lanes }, lane));
+  await commits;
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   return { ...summary, ...total, seconds: round((performance.now() - t0) / 1000), quarantine_dir: `${opts.db}/quarantine`, unattributed_ratio: unattributedRatio(enricher) };
 }
 
-async function readSource(input: Readable, kind: SourceKind, ingestor: SourceIngestor, onBytes: (n: number) => void): Promise<void> {
-  if (kind === 'json' || kind === 'json-gzip') await readCloudWatchJson(input, kind === 'json-gzip', ingestor, onBytes);
-  else await readTextLines(input, kind === 'gzip', ingestor, onBytes);
-}
+/**
+ * Inputs from this size on are parsed in worker threads, one file per thread: parsing is the
+ * bulk of the work, and one thread cannot use the second core. Smaller runs stay in this
+ * thread (a worker costs a fraction of a second to start).
+ */
+const THREADED_BYTES = 16 << 20;
+
 
 /**
  * Ingests a stream (stdin, an HTTP body). Chunks are named by a hash of their content, so

@@ -244,6 +244,27 @@ describe('shapes a user holds', () => {
     expect(await count(db)).toBe(500);
   });
 
+  it('stores the same in worker threads as in one thread, and reports every commit', async () => {
+    const dir = tempDir();
+    for (let f = 0; f < 3; f++) writeFileSync(join(dir, `p${f}.log.gz`), gzipSync(v2Lines(3000 + f)));
+    writeFileSync(join(dir, 'copy.log.gz'), readFileSync(join(dir, 'p0.log.gz')));
+    const out: { s: object; rows: unknown[][]; commits: number }[] = [];
+    const stores = tempDir();
+    for (const threads of [false, true]) {
+      const db = join(stores, `db-${threads}`);
+      let commits = 0;
+      const s = await ingestPaths([dir], { db, threads, batchRows: 1000, onCommit: () => void commits++ });
+      const store = await openStore(db);
+      const rows = (await store.query('SELECT * EXCLUDE (source_id) FROM flows ORDER BY ALL')).rows;
+      await store.close();
+      const { seconds: _s, quarantine_dir: _q, ...rest } = s;
+      out.push({ s: rest, rows, commits });
+    }
+    expect(out[0].s).toMatchObject({ files: 4, records: 9003, duplicates: 3000, skipped_files: 1 });
+    expect(out[1]).toEqual(out[0]);
+    expect(out[0].commits).toBe(3 + 4 + 4);
+  });
+
   it('commits large inputs in chunks and counts per status', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'big.log'), v2Lines(10_000));

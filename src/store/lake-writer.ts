@@ -1,18 +1,12 @@
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import duckdb from '@duckdb/node-bindings';
 import { DuckDBInstance, VARCHAR, type DuckDBConnection } from '@duckdb/node-api';
 import type { EnrichSession, Enricher } from '../enrich/enricher.ts';
-import { ACTIONS, STATUSES, type BatchColumn, type ColumnBatch } from '../ingest/batch.ts';
+import type { BatchColumn, ColumnBatch } from '../ingest/batch.ts';
 import { enrichBatch } from '../enrich/batch-enrich.ts';
+import { StageWriterThread, dayText, type Staged, type StageType, type Typed } from './stage-writer.ts';
 import { STORED_COLUMNS } from './schema-sql.ts';
 import { sqlIdent, sqlString } from './sql-text.ts';
-
-/** DuckDB's vector size: data chunks hold at most this many rows. */
-const CHUNK_ROWS = 2048;
-
-type StageType = 'INTEGER' | 'BIGINT' | 'DOUBLE' | 'ACTION' | 'STATUS' | 'DICT';
-type Typed = Int32Array | Uint32Array | BigInt64Array | Uint8Array | Uint16Array | Float64Array;
 
 interface StageCol {
   name: string;
@@ -51,6 +45,7 @@ export class LakeWriter {
     private readonly instance: DuckDBInstance,
     private readonly conn: DuckDBConnection,
     readonly compression: string,
+    private readonly memoryLimit: string,
     readonly enricher?: Enricher,
   ) {
     this.enrich = enricher?.session(conn);
@@ -66,7 +61,7 @@ export class LakeWriter {
       memory_limit: opts.memoryLimit ?? '768MB',
     });
     const conn = await instance.connect();
-    return new LakeWriter(root, instance, conn, opts.compression ?? 'zstd', opts.enricher);
+    return new LakeWriter(root, instance, conn, opts.compression ?? 'zstd', opts.memoryLimit ?? '768MB', opts.enricher);
   }
 
   private shapeFor(batch: ColumnBatch): StageShape {
@@ -136,8 +131,12 @@ export class LakeWriter {
       return { name: c.name, type: 'DICT', data: c.data(batch), dict: c.dict };
     });
     const select = shape.columns.map((c) => ({ column: c, expr: c === 'source_id' ? sqlString(sourceId) : shape.exprs.get(c)! }));
+    // Enrichment columns are fresh arrays: they move to the writer thread, not copied.
+    const transfer: ArrayBuffer[] = [];
     if (this.enricher) {
       for (const x of enrichBatch(this.enricher, batch)) {
+        transfer.push((x.kind === 'dict' ? x.codes : x.data).buffer as ArrayBuffer);
+        if (x.kind !== 'dict') transfer.push(x.valid.buffer as ArrayBuffer);
         if (x.kind === 'dict') staged.push({ name: x.column, type: 'DICT', data: x.codes, dict: values.push(x.values) - 1 });
         else staged.push({ name: x.column, type: x.kind === 'int' ? 'INTEGER' : 'DOUBLE', data: x.data, valid: x.valid });
         select.push({ column: x.column, expr: `s.${sqlIdent(x.column)}` });
@@ -146,41 +145,22 @@ export class LakeWriter {
     // A dictionary with no value means the column is NULL throughout.
     const empty = new Set(staged.filter((c) => c.type === 'DICT' && !values[c.dict!].length).map((c) => c.name));
     const list = select.map(({ column, expr }) => `${empty.has(column) ? 'NULL::VARCHAR' : expr} AS ${sqlIdent(column)}`);
-    const id = this.stageBatch(staged, values, batch.length);
-    try {
-      return await this.place(chunkId, firstDay(batch), (target) => this.copy(`SELECT ${list.join(', ')} FROM flowlens_stage(${id}) s`, target, sourceId));
-    } finally {
-      STAGED.delete(id);
-    }
+    this.thread ??= StageWriterThread.start(this.memoryLimit);
+    const thread = await this.thread;
+    return thread.write({
+      root: this.root,
+      chunkId,
+      day: firstDay(batch),
+      staged,
+      values,
+      rows: batch.length,
+      select: `SELECT ${list.join(', ')} FROM flowlens_stage($id) s`,
+      compression: this.compression,
+    }, [...new Set(transfer)]);
   }
 
-  private tableFunction = false;
-
-  /**
-   * Offers a batch to DuckDB as the table function `flowlens_stage(id)`: DuckDB pulls 2048-row
-   * vectors that are copied straight from the batch's typed arrays, so the rows go from the
-   * parser to the Parquet writer without a staging table (an appender would copy them twice).
-   * String columns are ENUMs over the batch's own distinct values: their codes travel like the
-   * numbers, no string crosses one by one, and Parquet writes an ENUM as a ready-made
-   * dictionary (much cheaper than VARCHAR). The dictionary must be the batch's alone: each
-   * file's row groups carry the whole ENUM dictionary.
-   */
-  private stageBatch(staged: Staged[], values: (readonly string[])[], rows: number): number {
-    if (!this.tableFunction) {
-      registerStageFunction(this.conn);
-      this.tableFunction = true;
-    }
-    const types = staged.map((c) => stageType(c, values));
-    const columns = staged.map((c, i) => {
-      if (c.type !== 'DICT') return { data: c.data, valid: c.valid };
-      if (!values[c.dict!].length) return { data: new Uint8Array(rows), valid: new Uint8Array(Math.ceil(rows / 8) + 1) };
-      const width = duckdb.enum_internal_type(types[i]);
-      return enumCodes(c.data as Int32Array, rows, width === duckdb.Type.UTINYINT ? 1 : width === duckdb.Type.USMALLINT ? 2 : 4);
-    });
-    const id = ++stageIds;
-    STAGED.set(id, { names: staged.map((c) => c.name), types, columns, rows });
-    return id;
-  }
+  /** The thread that writes parsed batches (started with the first one). */
+  private thread: Promise<StageWriterThread> | undefined;
 
   /**
    * Runs a COPY into a scratch file and renames it to `flows/date=<day>/<chunk>_0.parquet`.
@@ -269,129 +249,12 @@ export class LakeWriter {
   }
 
   async close(): Promise<void> {
+    const thread = this.thread;
+    this.thread = undefined;
+    if (thread) await (await thread).close();
     this.conn.closeSync();
     this.instance.closeSync();
   }
-}
-
-/** One column of a batch to stage: fixed-width data (DICT: 1-based codes, 0 = NULL). */
-interface Staged {
-  name: string;
-  type: StageType;
-  data: Typed;
-  /** Validity bitmap (DuckDB's layout), when the column has NULLs. */
-  valid?: Uint8Array;
-  /** DICT: the index of its dictionary. */
-  dict?: number;
-}
-
-/** A batch offered to DuckDB through `flowlens_stage(id)`. */
-interface StagedBatch {
-  names: string[];
-  types: duckdb.LogicalType[];
-  columns: { data: Typed; valid: Uint8Array | undefined }[];
-  rows: number;
-}
-
-/** Batches being written, by id (an entry lives for one COPY). */
-const STAGED = new Map<number, StagedBatch>();
-let stageIds = 0;
-
-function stageType(c: Staged, values: (readonly string[])[]): duckdb.LogicalType {
-  switch (c.type) {
-    case 'DICT':
-      return values[c.dict!].length ? duckdb.create_enum_type(values[c.dict!]) : duckdb.create_logical_type(duckdb.Type.UTINYINT);
-    case 'ACTION':
-      return duckdb.create_enum_type([...ACTIONS]);
-    case 'STATUS':
-      return duckdb.create_enum_type([...STATUSES]);
-    default:
-      return duckdb.create_logical_type(duckdb.Type[c.type]);
-  }
-}
-
-/**
- * Registers `flowlens_stage(id)` on a connection. DuckDB calls back into JS for each vector
- * (on the JS thread, which is idle while the COPY runs); a call copies one 2048-row slice of
- * every column.
- */
-function registerStageFunction(conn: DuckDBConnection): void {
-  const tf = duckdb.create_table_function();
-  duckdb.table_function_set_name(tf, 'flowlens_stage');
-  duckdb.table_function_add_parameter(tf, duckdb.create_logical_type(duckdb.Type.INTEGER));
-  duckdb.table_function_set_bind(tf, (info) => {
-    const id = Number(duckdb.get_int32(duckdb.bind_get_parameter(info, 0)));
-    const batch = STAGED.get(id);
-    if (!batch) {
-      duckdb.bind_set_error(info, `flowlens_stage: no batch ${id}`);
-      return;
-    }
-    batch.names.forEach((name, i) => duckdb.bind_add_result_column(info, name, batch.types[i]));
-    duckdb.bind_set_cardinality(info, batch.rows, true);
-    duckdb.bind_set_bind_data(info, { batch, pos: 0 });
-  });
-  duckdb.table_function_set_init(tf, (info) => duckdb.init_set_max_threads(info, 1));
-  duckdb.table_function_set_function(tf, (info, out) => {
-    const state = duckdb.function_get_bind_data(info) as { batch: StagedBatch; pos: number };
-    const { batch } = state;
-    const off = state.pos;
-    const rows = Math.min(CHUNK_ROWS, batch.rows - off);
-    for (let c = 0; c < batch.columns.length; c++) {
-      const { data, valid } = batch.columns[c];
-      const width = data.BYTES_PER_ELEMENT;
-      const vector = duckdb.data_chunk_get_vector(out, c);
-      duckdb.copy_data_to_vector(vector, 0, data.buffer as ArrayBuffer, data.byteOffset + off * width, rows * width);
-      if (valid) {
-        duckdb.vector_ensure_validity_writable(vector);
-        duckdb.copy_data_to_vector_validity(vector, 0, valid.buffer as ArrayBuffer, valid.byteOffset + off / 8, Math.ceil(rows / 8));
-      }
-    }
-    duckdb.data_chunk_set_size(out, Math.max(rows, 0));
-    state.pos += Math.max(rows, 0);
-  });
-  duckdb.register_table_function(rawConnection(conn), tf);
-}
-
-/**
- * Our 1-based codes as an ENUM's 0-based indexes in its physical width, code 0 as NULL. One
- * loop per width: a loop over a union of array types would be megamorphic and slow.
- */
-function enumCodes(codes: Int32Array, n: number, bytes: 1 | 2 | 4): { data: Typed; valid: Uint8Array | undefined } {
-  let valid: Uint8Array | undefined;
-  const nulls = (r: number) => {
-    valid ??= new Uint8Array(Math.ceil(n / 8) + 1).fill(0xff);
-    valid[r >> 3] &= ~(1 << (r & 7));
-  };
-  if (bytes === 1) {
-    const out = new Uint8Array(n);
-    for (let r = 0; r < n; r++) {
-      const c = codes[r];
-      if (c > 0) out[r] = c - 1;
-      else nulls(r);
-    }
-    return { data: out, valid };
-  }
-  if (bytes === 2) {
-    const out = new Uint16Array(n);
-    for (let r = 0; r < n; r++) {
-      const c = codes[r];
-      if (c > 0) out[r] = c - 1;
-      else nulls(r);
-    }
-    return { data: out, valid };
-  }
-  const out = new Uint32Array(n);
-  for (let r = 0; r < n; r++) {
-    const c = codes[r];
-    if (c > 0) out[r] = c - 1;
-    else nulls(r);
-  }
-  return { data: out, valid };
-}
-
-/** The raw connection handle behind the friendly API (needed for the raw appender). */
-function rawConnection(conn: DuckDBConnection): duckdb.Connection {
-  return (conn as unknown as { connection: duckdb.Connection }).connection;
 }
 
 /** The earliest partition day among the batch's rows. */
@@ -402,7 +265,4 @@ function firstDay(batch: ColumnBatch): number {
   return min === Infinity ? Math.floor(Date.now() / 86400000) : min;
 }
 
-/** YYYY-MM-DD of a day number (days since 1970-01-01, UTC). */
-export function dayText(day: number): string {
-  return new Date(day * 86400000).toISOString().slice(0, 10);
-}
+export { dayText };

@@ -1,0 +1,293 @@
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Worker, parentPort, workerData } from 'node:worker_threads';
+import duckdb from '@duckdb/node-bindings';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { ACTIONS, STATUSES } from '../ingest/batch.ts';
+import { sqlString } from './sql-text.ts';
+
+/**
+ * Writes staged batches as Parquet files from a thread of its own.
+ *
+ * DuckDB pulls a batch through the table function `flowlens_stage(id)`, 2048 rows at a time,
+ * each pull a call into JS. On the ingest thread those calls would wait for the parser to
+ * yield (it parses the next batch meanwhile), so DuckDB would idle; here they are answered at
+ * once, and parsing and writing overlap on the two cores.
+ */
+
+/** DuckDB's vector size: data chunks hold at most this many rows. */
+const CHUNK_ROWS = 2048;
+
+export type StageType = 'INTEGER' | 'BIGINT' | 'DOUBLE' | 'ACTION' | 'STATUS' | 'DICT';
+export type Typed = Int32Array | Uint32Array | BigInt64Array | Uint8Array | Uint16Array | Float64Array;
+
+/** One column of a batch: fixed-width data (DICT: 1-based codes into its dictionary, 0 = NULL). */
+export interface Staged {
+  name: string;
+  type: StageType;
+  data: Typed;
+  /** Validity bitmap (DuckDB's layout: bit set = valid), when the column has NULLs. */
+  valid?: Uint8Array;
+  /** DICT: the index of its dictionary. */
+  dict?: number;
+}
+
+/** A chunk to write: its columns, their dictionaries and the SELECT over `s` that stores them. */
+export interface StageJob {
+  root: string;
+  chunkId: string;
+  /** Partition day (days since 1970-01-01). */
+  day: number;
+  staged: Staged[];
+  values: (readonly string[])[];
+  rows: number;
+  /** `SELECT ... FROM flowlens_stage($id) s`, with `$id` standing for the batch id. */
+  select: string;
+  compression: string;
+}
+
+/** YYYY-MM-DD of a day number (days since 1970-01-01, UTC). */
+export function dayText(day: number): string {
+  return new Date(day * 86400000).toISOString().slice(0, 10);
+}
+
+/** A batch offered to DuckDB through `flowlens_stage(id)`. */
+interface StagedBatch {
+  names: string[];
+  types: duckdb.LogicalType[];
+  columns: { data: Typed; valid: Uint8Array | undefined }[];
+  rows: number;
+}
+
+const STAGED = new Map<number, StagedBatch>();
+let stageIds = 0;
+
+function stageType(c: Staged, values: (readonly string[])[]): duckdb.LogicalType {
+  switch (c.type) {
+    case 'DICT':
+      return values[c.dict!].length ? duckdb.create_enum_type(values[c.dict!]) : duckdb.create_logical_type(duckdb.Type.UTINYINT);
+    case 'ACTION':
+      return duckdb.create_enum_type([...ACTIONS]);
+    case 'STATUS':
+      return duckdb.create_enum_type([...STATUSES]);
+    default:
+      return duckdb.create_logical_type(duckdb.Type[c.type]);
+  }
+}
+
+/**
+ * Our 1-based codes as an ENUM's 0-based indexes in its physical width, code 0 as NULL. One
+ * loop per width: a loop over a union of array types would be megamorphic and slow.
+ */
+function enumCodes(codes: Int32Array, n: number, bytes: 1 | 2 | 4): { data: Typed; valid: Uint8Array | undefined } {
+  let valid: Uint8Array | undefined;
+  const nulls = (r: number) => {
+    valid ??= new Uint8Array(Math.ceil(n / 8) + 1).fill(0xff);
+    valid[r >> 3] &= ~(1 << (r & 7));
+  };
+  if (bytes === 1) {
+    const out = new Uint8Array(n);
+    for (let r = 0; r < n; r++) {
+      const c = codes[r];
+      if (c > 0) out[r] = c - 1;
+      else nulls(r);
+    }
+    return { data: out, valid };
+  }
+  if (bytes === 2) {
+    const out = new Uint16Array(n);
+    for (let r = 0; r < n; r++) {
+      const c = codes[r];
+      if (c > 0) out[r] = c - 1;
+      else nulls(r);
+    }
+    return { data: out, valid };
+  }
+  const out = new Uint32Array(n);
+  for (let r = 0; r < n; r++) {
+    const c = codes[r];
+    if (c > 0) out[r] = c - 1;
+    else nulls(r);
+  }
+  return { data: out, valid };
+}
+
+/**
+ * Offers a batch to DuckDB as `flowlens_stage(id)`. String columns are ENUMs over the batch's
+ * own distinct values: their codes travel like the numbers, no string crosses one by one, and
+ * Parquet writes an ENUM as a ready-made dictionary (much cheaper than VARCHAR). The
+ * dictionary must be the batch's alone: each file's row groups carry the whole ENUM dictionary.
+ */
+function offer(staged: Staged[], values: (readonly string[])[], rows: number): number {
+  const types = staged.map((c) => stageType(c, values));
+  const columns = staged.map((c, i) => {
+    if (c.type !== 'DICT') return { data: c.data, valid: c.valid };
+    if (!values[c.dict!].length) return { data: new Uint8Array(rows), valid: new Uint8Array(Math.ceil(rows / 8) + 1) };
+    const width = duckdb.enum_internal_type(types[i]);
+    return enumCodes(c.data as Int32Array, rows, width === duckdb.Type.UTINYINT ? 1 : width === duckdb.Type.USMALLINT ? 2 : 4);
+  });
+  const id = ++stageIds;
+  STAGED.set(id, { names: staged.map((c) => c.name), types, columns, rows });
+  return id;
+}
+
+/** The raw connection handle behind the friendly API (needed for table functions). */
+function rawConnection(conn: DuckDBConnection): duckdb.Connection {
+  return (conn as unknown as { connection: duckdb.Connection }).connection;
+}
+
+/** Registers `flowlens_stage(id)`: each call from DuckDB copies one 2048-row slice of every column. */
+function registerStageFunction(conn: DuckDBConnection): void {
+  const tf = duckdb.create_table_function();
+  duckdb.table_function_set_name(tf, 'flowlens_stage');
+  duckdb.table_function_add_parameter(tf, duckdb.create_logical_type(duckdb.Type.INTEGER));
+  duckdb.table_function_set_bind(tf, (info) => {
+    const id = duckdb.get_int32(duckdb.bind_get_parameter(info, 0));
+    const batch = STAGED.get(id);
+    if (!batch) {
+      duckdb.bind_set_error(info, `flowlens_stage: no batch ${id}`);
+      return;
+    }
+    batch.names.forEach((name, i) => duckdb.bind_add_result_column(info, name, batch.types[i]));
+    duckdb.bind_set_cardinality(info, batch.rows, true);
+    duckdb.bind_set_bind_data(info, { batch, pos: 0 });
+  });
+  duckdb.table_function_set_init(tf, (info) => duckdb.init_set_max_threads(info, 1));
+  duckdb.table_function_set_function(tf, (info, out) => {
+    const state = duckdb.function_get_bind_data(info) as { batch: StagedBatch; pos: number };
+    const { batch } = state;
+    const off = state.pos;
+    const rows = Math.max(0, Math.min(CHUNK_ROWS, batch.rows - off));
+    for (let c = 0; c < batch.columns.length; c++) {
+      const { data, valid } = batch.columns[c];
+      const width = data.BYTES_PER_ELEMENT;
+      const vector = duckdb.data_chunk_get_vector(out, c);
+      duckdb.copy_data_to_vector(vector, 0, data.buffer as ArrayBuffer, data.byteOffset + off * width, rows * width);
+      if (valid) {
+        duckdb.vector_ensure_validity_writable(vector);
+        duckdb.copy_data_to_vector_validity(vector, 0, valid.buffer as ArrayBuffer, valid.byteOffset + off / 8, Math.ceil(rows / 8));
+      }
+    }
+    duckdb.data_chunk_set_size(out, rows);
+    state.pos += rows;
+  });
+  duckdb.register_table_function(rawConnection(conn), tf);
+}
+
+/**
+ * Writes one job: COPY into a scratch file, then rename to `flows/date=<day>/<chunk>_0.parquet`,
+ * so a reader never sees half a file and a redone chunk replaces its own file.
+ */
+async function writeJob(conn: DuckDBConnection, job: StageJob): Promise<string[]> {
+  const id = offer(job.staged, job.values, job.rows);
+  try {
+    const scratch = join(job.root, 'tmp', `${job.chunkId}.parquet`);
+    await rm(scratch, { force: true });
+    await conn.run(`COPY (${job.select.replace('$id', String(id))}) TO ${sqlString(scratch)} (FORMAT parquet, COMPRESSION ${job.compression})`);
+    const part = `date=${dayText(job.day)}`;
+    await mkdir(join(job.root, 'flows', part), { recursive: true });
+    const file = join('flows', part, `${job.chunkId}_0.parquet`);
+    await rename(scratch, join(job.root, file));
+    return [file];
+  } finally {
+    STAGED.delete(id);
+  }
+}
+
+/** The thread's side: one DuckDB instance, jobs answered in order. */
+async function serve(opts: { memoryLimit: string }): Promise<void> {
+  const instance = await DuckDBInstance.create(':memory:', { threads: '1', preserve_insertion_order: 'false', memory_limit: opts.memoryLimit });
+  const conn = await instance.connect();
+  registerStageFunction(conn);
+  let queue = Promise.resolve();
+  parentPort!.on('message', (m: { seq: number; job?: StageJob; close?: boolean }) => {
+    queue = queue.then(async () => {
+      if (m.close) {
+        conn.closeSync();
+        instance.closeSync();
+        parentPort!.postMessage({ seq: m.seq, files: [] });
+        parentPort!.close();
+        return;
+      }
+      try {
+        parentPort!.postMessage({ seq: m.seq, files: await writeJob(conn, m.job!) });
+      } catch (err) {
+        parentPort!.postMessage({ seq: m.seq, error: (err as Error).message });
+      }
+    });
+  });
+  parentPort!.postMessage({ ready: true });
+}
+
+if (parentPort && (workerData as { stageWriter?: boolean } | undefined)?.stageWriter) await serve(workerData as { memoryLimit: string });
+
+/**
+ * The ingest side: a thread that writes jobs in the order given.
+ * @example const w = await StageWriterThread.start('256MB'); await w.write(job); await w.close()
+ */
+export class StageWriterThread {
+  private seq = 0;
+  private waiting = new Map<number, { resolve: (files: string[]) => void; reject: (e: Error) => void }>();
+  private failure: Error | undefined;
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (m: { seq?: number; files?: string[]; error?: string }) => {
+      if (m.seq === undefined) return;
+      const w = this.waiting.get(m.seq);
+      this.waiting.delete(m.seq);
+      if (m.error !== undefined) w?.reject(new Error(m.error));
+      else w?.resolve(m.files ?? []);
+    });
+    const fail = (err: Error) => {
+      this.failure = err;
+      for (const w of this.waiting.values()) w.reject(err);
+      this.waiting.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => {
+      if (this.waiting.size) fail(new Error(`the Parquet writer thread exited (${code})`));
+    });
+  }
+
+  static async start(memoryLimit: string): Promise<StageWriterThread> {
+    const worker = new Worker(new URL('../util/ts-worker.mjs', import.meta.url), {
+      workerData: { stageWriter: true, memoryLimit, module: new URL('./stage-writer.ts', import.meta.url).href },
+    });
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (m: { ready?: boolean }) => {
+        if (!m.ready) return;
+        worker.off('message', onMessage);
+        resolve();
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+    });
+    return new StageWriterThread(worker);
+  }
+
+  /**
+   * Writes a job; resolves with the store-relative files it placed. Buffers in `transfer` move
+   * to the thread instead of being copied (the caller must not use them afterwards).
+   */
+  write(job: StageJob, transfer: ArrayBuffer[] = []): Promise<string[]> {
+    if (this.failure) return Promise.reject(this.failure);
+    const seq = ++this.seq;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(seq, { resolve, reject });
+      this.worker.postMessage({ seq, job }, transfer);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.failure) {
+      await this.worker.terminate();
+      return;
+    }
+    const seq = ++this.seq;
+    await new Promise<void>((resolve) => {
+      this.waiting.set(seq, { resolve: () => resolve(), reject: () => resolve() });
+      this.worker.postMessage({ seq, close: true });
+    });
+    await this.worker.terminate();
+  }
+}
