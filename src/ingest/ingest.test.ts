@@ -73,12 +73,27 @@ describe('ingest into the store', () => {
     expect(rs.rows[0][0]).toBe(0n);
   });
 
-  it('files each chunk under the UTC day of its earliest window (as AWS files objects by delivery day)', async () => {
-    const rs = await store.query('SELECT date::VARCHAR AS d, count(*), min(start) FROM flows GROUP BY d ORDER BY d');
+  it('files each record under the UTC day of its window start', async () => {
+    const rs = await store.query('SELECT date::VARCHAR AS d, count(*), min(start), max(start) FROM flows GROUP BY d ORDER BY d');
     expect(rs.rows).toEqual([
-      ['2014-12-14', 4n, 1418530010n],
-      ['2023-11-14', 3n, 1700000000n],
+      ['2014-12-14', 2n, 1418530010n, 1418530010n],
+      ['2015-05-10', 2n, 1431280876n, 1431280876n],
+      ['2023-11-14', 3n, 1700000000n, 1700000000n],
     ]);
+    const wrong = await store.query("SELECT count(*) FROM flows WHERE date <> DATE '1970-01-01' + CAST(floor(start / 86400) AS INTEGER)");
+    expect(wrong.rows).toEqual([[0n]]);
+  });
+
+  it('finds a record past midnight in a file that started the day before', async () => {
+    const d = tempDir();
+    const t = Date.UTC(2024, 0, 1, 23, 59) / 1000;
+    writeFileSync(join(d, 'x.log'), `2 1 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 1 ${t} ${t + 59} ACCEPT OK\n2 1 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 1 ${t + 120} ${t + 179} ACCEPT OK\n`);
+    await ingestPaths([join(d, 'x.log')], { db: join(d, 'db') });
+    const s = await openStore(join(d, 'db'));
+    const { runInsights } = await import('../query/index.ts');
+    const r = await runInsights(s, 'stats count(*) as n', { from: t + 60, to: t + 3600 });
+    await s.close();
+    expect(r.rows).toEqual([[1n]]);
   });
 
   it('runs the Athena example query unchanged against vpc_flow_logs', async () => {

@@ -1,5 +1,6 @@
 import { fieldByName, type FieldDef } from '../schema/columns.ts';
 import type { LakeWriter } from '../store/lake-writer.ts';
+import { recordDaySql } from '../store/place.ts';
 import { STORED_COLUMNS, addressValidSql } from '../store/schema-sql.ts';
 import { sqlIdent, sqlString } from '../store/sql-text.ts';
 import type { QuarantineEntry } from './ledger.ts';
@@ -64,11 +65,9 @@ export async function ingestParquet(
   exprs.set('source_id', '$source');
   const problem = `coalesce(${checks.length ? checks.join(', ') : 'NULL'}, NULL)`;
   const present = STORED_COLUMNS.filter((c) => exprs.has(c.column));
-  const startExpr = exprs.get('start') ?? exprs.get('end') ?? 'NULL::BIGINT';
-  const select = `SELECT ${present.map((c) => `${exprs.get(c.column)}::${c.duckType} AS ${sqlIdent(c.column)}`).join(', ')} FROM ${src} WHERE ${problem} IS NULL`;
-  const [[first]] = (await conn.runAndReadAll(`SELECT min(${startExpr}) FROM ${src}`)).getRows();
-  const day = first === null ? Math.floor(Date.now() / 86400000) : Math.floor(Number(first) / 86400);
-  await writer.place(chunkId, day, (target) => writer.copy(select, target, sourceId, present.map((c) => c.column)));
+  const day = recordDaySql(exprs.get('start'), exprs.get('end'));
+  const select = `SELECT ${present.map((c) => `${exprs.get(c.column)}::${c.duckType} AS ${sqlIdent(c.column)}`).join(', ')}, ${day} AS "date" FROM ${src} WHERE ${problem} IS NULL`;
+  await writer.place(chunkId, select, sourceId, present.map((c) => c.column));
   const bad = await conn.runAndReadAll(`SELECT file_row_number + 1 AS line, ${problem} AS reason FROM ${src} WHERE ${problem} IS NOT NULL LIMIT 100000`);
   const quarantine = bad.getRows().map((r) => ({ line: Number(r[0]), reason: String(r[1]) }));
   const statusCol = known.get('log_status')?.name;

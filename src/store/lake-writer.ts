@@ -1,9 +1,10 @@
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DuckDBInstance, VARCHAR, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { EnrichSession, Enricher } from '../enrich/enricher.ts';
 import type { BatchColumn, ColumnBatch } from '../ingest/batch.ts';
 import { enrichBatch } from '../enrich/batch-enrich.ts';
+import { copyByDay } from './place.ts';
 import { StageWriterThread, dayText, type Staged, type StageType, type Typed } from './stage-writer.ts';
 import { STORED_COLUMNS } from './schema-sql.ts';
 import { sqlIdent, sqlString } from './sql-text.ts';
@@ -131,6 +132,9 @@ export class LakeWriter {
       return { name: c.name, type: 'DICT', data: c.data(batch), dict: c.dict };
     });
     const select = shape.columns.map((c) => ({ column: c, expr: c === 'source_id' ? sqlString(sourceId) : shape.exprs.get(c)! }));
+    // The record's UTC day, computed by the parser: each day's rows go to that day's folder.
+    staged.push({ name: 'date', type: 'DATE', data: batch.day });
+    select.push({ column: 'date', expr: 's."date"' });
     // Enrichment columns are fresh arrays: they move to the writer thread, not copied.
     const transfer: ArrayBuffer[] = [];
     if (this.enricher) {
@@ -150,7 +154,6 @@ export class LakeWriter {
     return thread.write({
       root: this.root,
       chunkId,
-      day: firstDay(batch),
       staged,
       values,
       rows: batch.length,
@@ -163,25 +166,17 @@ export class LakeWriter {
   private thread: Promise<StageWriterThread> | undefined;
 
   /**
-   * Runs a COPY into a scratch file and renames it to `flows/date=<day>/<chunk>_0.parquet`.
-   * A chunk is filed under the UTC day of its earliest window, as AWS files an object under the
-   * day it was delivered: a query filters exactly on `start` and uses `date` only to skip files.
+   * Runs `COPY (select)` for a chunk, one Parquet file per UTC day (copyByDay): the select
+   * must yield the record's day as "date". With `columns` (the select's stored columns) and an
+   * enricher set, the rows are enriched on the way; `$source` binds to the source id.
    */
-  async place(chunkId: string, day: number, copy: (target: string) => Promise<void>, compression = this.compression): Promise<string[]> {
-    const scratch = join(this.root, 'tmp', `${chunkId}.parquet`);
-    await rm(scratch, { force: true });
-    await copy(`TO ${sqlString(scratch)} (FORMAT parquet, COMPRESSION ${compression})`);
-    const part = `date=${dayText(day)}`;
-    await mkdir(join(this.root, 'flows', part), { recursive: true });
-    const file = join('flows', part, `${chunkId}_0.parquet`);
-    await rename(scratch, join(this.root, file));
-    if (this.enrichedCopy) await this.countCoverage(file);
-    this.enrichedCopy = false;
-    return [file];
+  async place(chunkId: string, select: string, sourceId: string, columns?: string[]): Promise<string[]> {
+    const params = select.includes('$source') ? { source: sourceId } : undefined;
+    if (columns && this.enrich) select = await this.enrich.select(`(${select})`, [...columns, 'date'], params);
+    const files = await copyByDay(this.conn, this.root, chunkId, select, this.compression, params);
+    if (columns && this.enrich) for (const f of files) await this.countCoverage(f);
+    return files;
   }
-
-  /** Set by an enriched copy, so place() counts coverage on the file it placed. */
-  private enrichedCopy = false;
 
   /** Adds a written file's records with an unattributed internal address to the run's coverage. */
   private async countCoverage(file: string): Promise<void> {
@@ -217,32 +212,6 @@ export class LakeWriter {
     await this.countCoverage(file);
   }
 
-  /** Moves a placed file to the chunk's final name under another day. */
-  async move(placed: string, chunkId: string, day: number): Promise<string> {
-    const part = `date=${dayText(day)}`;
-    await mkdir(join(this.root, 'flows', part), { recursive: true });
-    const file = join('flows', part, `${chunkId}_0.parquet`);
-    await rename(join(this.root, placed), join(this.root, file));
-    return file;
-  }
-
-  /**
-   * Runs `COPY (select) target` with $source bound. With the select's `columns` given and an
-   * enricher set, the rows are enriched on the way (one pass); without, they are stored as is.
-   */
-  async copy(select: string, target: string, sourceId: string, columns?: string[]): Promise<void> {
-    // Selects over a staged table carry the source id already; binding an unused $source fails.
-    const params = select.includes('$source') ? { source: sourceId } : undefined;
-    if (columns && this.enrich) {
-      select = await this.enrich.select(`(${select})`, columns, params);
-      this.enrichedCopy = true;
-    }
-    // With one day the "date" column comes from the folder name, not the file.
-    const prepared = await this.conn.prepare(`COPY (${select}) ${target}`);
-    if (params) prepared.bind(params, { source: VARCHAR });
-    await prepared.run();
-  }
-
   /** The writer's connection, for inputs DuckDB reads itself (Parquet). */
   get connection(): DuckDBConnection {
     return this.conn;
@@ -255,14 +224,6 @@ export class LakeWriter {
     this.conn.closeSync();
     this.instance.closeSync();
   }
-}
-
-/** The earliest partition day among the batch's rows. */
-function firstDay(batch: ColumnBatch): number {
-  let min = Infinity;
-  const day = batch.day;
-  for (let i = 0; i < batch.length; i++) if (day[i] < min) min = day[i];
-  return min === Infinity ? Math.floor(Date.now() / 86400000) : min;
 }
 
 export { dayText };

@@ -1,10 +1,8 @@
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import duckdb from '@duckdb/node-bindings';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { ACTIONS, STATUSES } from '../ingest/batch.ts';
-import { sqlString } from './sql-text.ts';
+import { copyByDay } from './place.ts';
 
 /**
  * Writes staged batches as Parquet files from a thread of its own.
@@ -18,7 +16,7 @@ import { sqlString } from './sql-text.ts';
 /** DuckDB's vector size: data chunks hold at most this many rows. */
 const CHUNK_ROWS = 2048;
 
-export type StageType = 'INTEGER' | 'BIGINT' | 'DOUBLE' | 'ACTION' | 'STATUS' | 'DICT';
+export type StageType = 'INTEGER' | 'BIGINT' | 'DOUBLE' | 'DATE' | 'ACTION' | 'STATUS' | 'DICT';
 export type Typed = Int32Array | Uint32Array | BigInt64Array | Uint8Array | Uint16Array | Float64Array;
 
 /** One column of a batch: fixed-width data (DICT: 1-based codes into its dictionary, 0 = NULL). */
@@ -36,8 +34,7 @@ export interface Staged {
 export interface StageJob {
   root: string;
   chunkId: string;
-  /** Partition day (days since 1970-01-01). */
-  day: number;
+  /** The columns, one of them "date" (DATE: the record's UTC day, its file's folder). */
   staged: Staged[];
   values: (readonly string[])[];
   rows: number;
@@ -174,21 +171,11 @@ function registerStageFunction(conn: DuckDBConnection): void {
   duckdb.register_table_function(rawConnection(conn), tf);
 }
 
-/**
- * Writes one job: COPY into a scratch file, then rename to `flows/date=<day>/<chunk>_0.parquet`,
- * so a reader never sees half a file and a redone chunk replaces its own file.
- */
+/** Writes one job: one Parquet file per day its records fall on (copyByDay). */
 async function writeJob(conn: DuckDBConnection, job: StageJob): Promise<string[]> {
   const id = offer(job.staged, job.values, job.rows);
   try {
-    const scratch = join(job.root, 'tmp', `${job.chunkId}.parquet`);
-    await rm(scratch, { force: true });
-    await conn.run(`COPY (${job.select.replace('$id', String(id))}) TO ${sqlString(scratch)} (FORMAT parquet, COMPRESSION ${job.compression})`);
-    const part = `date=${dayText(job.day)}`;
-    await mkdir(join(job.root, 'flows', part), { recursive: true });
-    const file = join('flows', part, `${job.chunkId}_0.parquet`);
-    await rename(scratch, join(job.root, file));
-    return [file];
+    return await copyByDay(conn, job.root, job.chunkId, job.select.replace('$id', String(id)), job.compression);
   } finally {
     STAGED.delete(id);
   }

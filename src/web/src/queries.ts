@@ -25,7 +25,7 @@ const day = (t: number) => new Date(t * 1000).toISOString().slice(0, 10);
 /**
  * The WHERE clause every panel shares: the time window on `start` (plus the `date` partitions
  * it can touch, so other days' files are not opened) and the filters of the route.
- * A chunk is filed under its earliest day, so one day before `from` is kept.
+ * (One day before `from` is kept for stores written before records were filed by their own day.)
  */
 export function where(w: TimeWindow, route: Route, cols: Columns, extra: string[] = []): string {
   const parts = [`start >= ${Math.floor(w.from)}`, `start < ${Math.ceil(w.to)}`, `"date" >= DATE ${lit(day(w.from - 86400))}`, `"date" <= DATE ${lit(day(w.to))}`];
