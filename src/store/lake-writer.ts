@@ -5,7 +5,7 @@ import type { EnrichSession, Enricher } from '../enrich/enricher.ts';
 import type { BatchColumn, ColumnBatch } from '../ingest/batch.ts';
 import { enrichBatch } from '../enrich/batch-enrich.ts';
 import { copyByDay } from './place.ts';
-import { StageWriterThread, dayText, type Staged, type StageType, type Typed } from './stage-writer.ts';
+import { StageWriterThread, dayText, writeJob, type Staged, type StageType, type Typed } from './stage-writer.ts';
 import { STORED_COLUMNS } from './schema-sql.ts';
 import { sqlIdent, sqlString } from './sql-text.ts';
 
@@ -29,6 +29,9 @@ interface StageShape {
   /** Stored column → its expression over the staging table `s`. */
   exprs: Map<string, string>;
 }
+
+/** Batches from this size on are written by the writer thread. */
+const THREAD_MIN_ROWS = 32_768;
 
 /**
  * Writes column batches as Parquet files in the store's Hive layout
@@ -149,9 +152,7 @@ export class LakeWriter {
     // A dictionary with no value means the column is NULL throughout.
     const empty = new Set(staged.filter((c) => c.type === 'DICT' && !values[c.dict!].length).map((c) => c.name));
     const list = select.map(({ column, expr }) => `${empty.has(column) ? 'NULL::VARCHAR' : expr} AS ${sqlIdent(column)}`);
-    this.thread ??= StageWriterThread.start(this.memoryLimit);
-    const thread = await this.thread;
-    return thread.write({
+    const job = {
       root: this.root,
       chunkId,
       staged,
@@ -159,7 +160,12 @@ export class LakeWriter {
       rows: batch.length,
       select: `SELECT ${list.join(', ')} FROM flowlens_stage($id) s`,
       compression: this.compression,
-    }, [...new Set(transfer)]);
+    };
+    // Small batches (live ingest, short files) are written here: a thread costs a fraction of
+    // a second to start, and there is little parsing to overlap with.
+    if (batch.length < THREAD_MIN_ROWS) return writeJob(this.conn, job);
+    this.thread ??= StageWriterThread.start(this.memoryLimit);
+    return (await this.thread).write(job, [...new Set(transfer)]);
   }
 
   /** The thread that writes parsed batches (started with the first one). */

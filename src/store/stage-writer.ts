@@ -171,8 +171,17 @@ function registerStageFunction(conn: DuckDBConnection): void {
   duckdb.register_table_function(rawConnection(conn), tf);
 }
 
-/** Writes one job: one Parquet file per day its records fall on (copyByDay). */
-async function writeJob(conn: DuckDBConnection, job: StageJob): Promise<string[]> {
+const registered = new WeakSet<DuckDBConnection>();
+
+/**
+ * Writes one job on a connection (registering `flowlens_stage` on it the first time): one
+ * Parquet file per day its records fall on (copyByDay).
+ */
+export async function writeJob(conn: DuckDBConnection, job: StageJob): Promise<string[]> {
+  if (!registered.has(conn)) {
+    registerStageFunction(conn);
+    registered.add(conn);
+  }
   const id = offer(job.staged, job.values, job.rows);
   try {
     return await copyByDay(conn, job.root, job.chunkId, job.select.replace('$id', String(id)), job.compression);
@@ -185,7 +194,6 @@ async function writeJob(conn: DuckDBConnection, job: StageJob): Promise<string[]
 async function serve(opts: { memoryLimit: string }): Promise<void> {
   const instance = await DuckDBInstance.create(':memory:', { threads: '1', preserve_insertion_order: 'false', memory_limit: opts.memoryLimit });
   const conn = await instance.connect();
-  registerStageFunction(conn);
   let queue = Promise.resolve();
   parentPort!.on('message', (m: { seq: number; job?: StageJob; close?: boolean }) => {
     queue = queue.then(async () => {
