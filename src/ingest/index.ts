@@ -5,6 +5,7 @@ import { DEFAULT_FIELDS } from '../schema/columns.ts';
 import { parseFormatString, FormatError } from '../schema/format.ts';
 import { LakeWriter } from '../store/lake-writer.ts';
 import { ensureStore } from '../store/layout.ts';
+import { buildRollups } from '../store/rollups.ts';
 import { UserError } from '../util/errors.ts';
 import { readLedger, writeLedger } from './ledger.ts';
 import { discover, fingerprint, sniffBytes, type SourceFile } from './sources.ts';
@@ -21,6 +22,8 @@ export interface IngestSummary extends Counts {
   /** Files picked up where an interrupted run left them. */
   resumed_files: number;
   quarantine_dir: string;
+  /** Seconds spent rebuilding the rollups of the days the run touched, after `seconds`. */
+  rollup_seconds: number;
   /**
    * Share of the run's records (with addresses) that have an internal address no inventory
    * entry names; null when enrichment is off.
@@ -64,6 +67,8 @@ export interface IngestOptions {
   inventory?: string;
   /** false: store records without enrichment columns, whatever the store's settings. */
   enrich?: boolean;
+  /** false: leave the rollups of the days this run touched stale (queries read the records). */
+  rollups?: boolean;
 }
 
 /** A committed chunk: the store-relative Parquet file and what it holds. */
@@ -204,7 +209,11 @@ export async function ingestPaths(paths: readonly string[], opts: IngestOptions)
   await commits;
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
-  return { ...summary, ...total, seconds: round((performance.now() - t0) / 1000), quarantine_dir: `${opts.db}/quarantine`, unattributed_ratio: unattributedRatio(enricher) };
+  const seconds = round((performance.now() - t0) / 1000);
+  // Days whose records changed get their rollups rebuilt (timed apart from the ingest itself).
+  const t1 = performance.now();
+  if (opts.rollups !== false && total.records + total.quarantined > 0) await buildRollups(opts.db);
+  return { ...summary, ...total, seconds, rollup_seconds: round((performance.now() - t1) / 1000), quarantine_dir: `${opts.db}/quarantine`, unattributed_ratio: unattributedRatio(enricher) };
 }
 
 /**
@@ -283,13 +292,17 @@ export async function ingestStream(input: Readable, name: string, opts: IngestOp
   } finally {
     await writer.close();
   }
+  const seconds = round((performance.now() - t0) / 1000);
+  const t1 = performance.now();
+  if (opts.rollups !== false && total.records + total.quarantined > 0) await buildRollups(opts.db);
   return {
     files: 1,
     duplicates,
     skipped_files: duplicates ? 1 : 0,
     resumed_files: 0,
     ...total,
-    seconds: round((performance.now() - t0) / 1000),
+    rollup_seconds: round((performance.now() - t1) / 1000),
+    seconds,
     quarantine_dir: `${opts.db}/quarantine`,
     unattributed_ratio: unattributedRatio(enricher),
   };

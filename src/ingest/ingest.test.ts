@@ -272,7 +272,7 @@ describe('shapes a user holds', () => {
       const store = await openStore(db);
       const rows = (await store.query('SELECT * EXCLUDE (source_id) FROM flows ORDER BY ALL')).rows;
       await store.close();
-      const { seconds: _s, quarantine_dir: _q, ...rest } = s;
+      const { seconds: _s, rollup_seconds: _r, quarantine_dir: _q, ...rest } = s;
       out.push({ s: rest, rows, commits });
     }
     expect(out[0].s).toMatchObject({ files: 4, records: 9003, duplicates: 3000, skipped_files: 1 });

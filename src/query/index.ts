@@ -8,6 +8,10 @@ import { DuckDbVisitor } from './duckdb.ts';
 import { QueryError } from './errors.ts';
 import { normalizeColumns, type ColumnInfo } from './fields.ts';
 import { parseQuery } from './parser.ts';
+import { planRollup, rollupRelation } from './rollup.ts';
+import { ROLLUP_LEVELS, freshRollupDays } from '../store/rollups.ts';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 export { parseQuery } from './parser.ts';
 export { QueryError } from './errors.ts';
@@ -49,9 +53,10 @@ export function compileInsights(query: string, opts: CompileOptions = {}): Compi
   return compilePipeline(ast, v, normalizeColumns(opts.columns), range, opts.table ?? 'flows');
 }
 
-/** What runInsights needs from the store (the store's `query`). */
+/** What runInsights needs from the store (the store's `query`; its folder, for rollups). */
 export interface QueryableStore {
   query(sql: string, params?: unknown[]): Promise<{ columns: string[]; rows: unknown[][] }>;
+  readonly path?: string;
 }
 
 export interface RunOptions {
@@ -59,6 +64,8 @@ export interface RunOptions {
   readonly to?: number | Date;
   /** Skip `DESCRIBE` when the caller already knows the columns. */
   readonly columns?: readonly (string | ColumnInfo)[];
+  /** false: read the records even where a rollup could answer. */
+  readonly rollups?: boolean;
 }
 
 /**
@@ -79,7 +86,7 @@ export async function describeFlows(store: QueryableStore, table = 'flows'): Pro
  */
 export async function runInsights(store: QueryableStore, query: string, opts: RunOptions = {}): Promise<{ columns: string[]; rows: unknown[][] }> {
   const columns = opts.columns ?? (await describeFlows(store));
-  const c = compileInsights(query, { dialect: 'duckdb', from: opts.from, to: opts.to, columns });
+  const c = (await compileOverRollups(store, query, opts, normalizeColumns(columns))) ?? compileInsights(query, { dialect: 'duckdb', from: opts.from, to: opts.to, columns });
   // RE2 refuses some patterns our checks let through; ask it first so the error points at the regex.
   for (const re of c.regexes) {
     try {
@@ -91,4 +98,19 @@ export async function runInsights(store: QueryableStore, query: string, opts: Ru
   }
   const r = await store.query(c.sql, [...c.params]);
   return { columns: [...c.columns], rows: r.rows };
+}
+
+/**
+ * Compiles the query over the store's rollups when they give its exact answer (rollup.ts),
+ * else returns undefined.
+ */
+async function compileOverRollups(store: QueryableStore, query: string, opts: RunOptions, columns: ColumnInfo[]): Promise<ReturnType<typeof compileInsights> | undefined> {
+  if (opts.rollups === false || !store.path || !existsSync(join(store.path, 'rollups', ROLLUP_LEVELS[0].name, 'date=1970-01-01'))) return undefined;
+  const range: TimeRange = { from: seconds(opts.from), to: seconds(opts.to) };
+  const plan = planRollup(parseQuery(query), columns, range);
+  if (!plan) return undefined;
+  const fresh = await freshRollupDays(store.path);
+  if (!fresh.size) return undefined;
+  const rel = rollupRelation(plan, columns, fresh, range);
+  return compilePipeline(plan.query, new DuckDbVisitor(query), rel.columns, range, rel.sql);
 }

@@ -170,7 +170,7 @@ export class LiveIngest {
       if (!fresh.length) return;
       const route = fresh[0].route;
       const text = fresh.length === 1 ? fresh[0].text : fresh.map((j) => j.text).join('');
-      const summary = await ingestStream(Readable.from([Buffer.from(text)]), `http-${route}`, { db: this.db, logFormat: fresh[0].format, onCommit: this.onCommit });
+      const summary = await ingestStream(Readable.from([Buffer.from(text)]), `http-${route}`, { db: this.db, logFormat: fresh[0].format, onCommit: this.onCommit, rollups: false });
       await this.remember(fresh.map((j) => j.hash));
       this.stats.commits++;
       this.stats.requests += fresh.length;

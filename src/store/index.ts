@@ -5,6 +5,7 @@ import { UserError } from '../util/errors.ts';
 import { athenaViewSql, emptyFlowsDdl, ipv4NumberSql } from './schema-sql.ts';
 import { sqlString } from './sql-text.ts';
 import { STORE_MARKER } from './layout.ts';
+import { ROLLUP_LEVELS, rollupView } from './rollups.ts';
 import { checkReadOnly } from './read-only.ts';
 
 export interface ResultSet {
@@ -48,6 +49,12 @@ export async function openStore(path: string, opts: { threads?: number; memoryLi
       `FROM read_parquet(${sqlString(flowsGlob)}, hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE})`,
   );
   await conn.run(athenaViewSql('flows'));
+  // Rollup views, when the store has its rollup anchors (stores from before rollups do not).
+  for (const level of ROLLUP_LEVELS) {
+    if (!existsSync(join(root, 'rollups', level.name, 'date=1970-01-01', 'rollup.parquet'))) continue;
+    const glob = join(root, 'rollups', level.name, '*', 'rollup.parquet');
+    await conn.run(`CREATE VIEW ${rollupView(level)} AS SELECT * FROM read_parquet(${sqlString(glob)}, hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE})`);
+  }
   const quarantineGlob = join(root, 'quarantine', '*.jsonl');
   await conn.run(
     existsSync(join(root, 'quarantine'))

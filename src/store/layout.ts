@@ -13,6 +13,7 @@ import { sqlString } from './sql-text.ts';
  *                                                 visible when no file holds a given column
  *   quarantine/<chunk>.jsonl                     refused lines with source, line, column, reason
  *   ledger/<fingerprint>.json                    per-source progress, for idempotence and resume
+ *   rollups/<level>/date=YYYY-MM-DD/             per-day aggregates (src/store/rollups.ts)
  *   tmp/                                         scratch for chunks being written
  * Parquet in a Hive layout is what Athena and Trino read too, and DuckDB writes it faster
  * than its own table storage (measured: DESIGN.md).
@@ -43,9 +44,11 @@ export async function writeSchemaAnchor(root: string, force = false): Promise<vo
   const path = join(root, SCHEMA_FILE);
   if (!force && existsSync(path)) {
     // Rewrite when the column list grew since the anchor was made.
-    const meta = JSON.parse(await readFile(join(root, STORE_MARKER), 'utf8').catch(() => '{}')) as { columns?: number };
+    const meta = JSON.parse(await readFile(join(root, STORE_MARKER), 'utf8').catch(() => '{}')) as { columns?: number; rollupColumns?: number };
     const { STORED_COLUMNS } = await import('./schema-sql.ts');
-    if (meta.columns === STORED_COLUMNS.length) return;
+    const { ROLLUP_DIMS, ROLLUP_LEVELS } = await import('./rollups.ts');
+    const rollupAnchors = ROLLUP_LEVELS.every((l) => existsSync(join(root, 'rollups', l.name, 'date=1970-01-01', 'rollup.parquet')));
+    if (meta.columns === STORED_COLUMNS.length && meta.rollupColumns === ROLLUP_DIMS.length && rollupAnchors) return;
   }
   await mkdir(join(root, 'flows', 'date=1970-01-01'), { recursive: true });
   const db = await DuckDBInstance.create(':memory:');
@@ -55,10 +58,19 @@ export async function writeSchemaAnchor(root: string, force = false): Promise<vo
     const tmp = `${path}.tmp`;
     await conn.run(`COPY (SELECT * EXCLUDE ("date") FROM anchor) TO ${sqlString(tmp)} (FORMAT parquet)`);
     await rename(tmp, path);
+    // The rollups' anchors: zero rows with every rollup column, so their views always bind.
+    const { ROLLUP_DIMS, ROLLUP_LEVELS, ROLLUP_MEASURES } = await import('./rollups.ts');
+    const cols = ['"start"', ...ROLLUP_DIMS.map((d) => `"${d}"`), ...ROLLUP_MEASURES.map((m) => `${m.name === '__cost_usd_sum' ? 'NULL::DOUBLE' : 'NULL::BIGINT'} AS ${m.name}`)];
+    for (const level of ROLLUP_LEVELS) {
+      const dir = join(root, 'rollups', level.name, 'date=1970-01-01');
+      await mkdir(dir, { recursive: true });
+      await conn.run(`COPY (SELECT ${cols.join(', ')} FROM anchor) TO ${sqlString(join(dir, 'rollup.parquet.tmp'))} (FORMAT parquet)`);
+      await rename(join(dir, 'rollup.parquet.tmp'), join(dir, 'rollup.parquet'));
+    }
     const { STORED_COLUMNS } = await import('./schema-sql.ts');
     const markerPath = join(root, STORE_MARKER);
     const meta = JSON.parse(await readFile(markerPath, 'utf8').catch(() => '{}')) as Record<string, unknown>;
-    await writeFile(markerPath, JSON.stringify({ ...meta, kind: 'flowlens-store', version: STORE_VERSION, columns: STORED_COLUMNS.length }) + '\n');
+    await writeFile(markerPath, JSON.stringify({ ...meta, kind: 'flowlens-store', version: STORE_VERSION, columns: STORED_COLUMNS.length, rollupColumns: ROLLUP_DIMS.length }) + '\n');
   } finally {
     conn.closeSync();
     db.closeSync();

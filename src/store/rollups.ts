@@ -1,0 +1,188 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { ENRICH_COLUMNS } from '../schema/columns.ts';
+import { sqlIdent, sqlString } from './sql-text.ts';
+
+/**
+ * Rollups: per UTC day, the day's records aggregated by hour and by day over the columns
+ * people group and filter flow logs by (addresses, protocol, action, status, the enrichment
+ * columns), with counts, sums, minima and maxima of the counters. Queries whose every part a
+ * rollup can answer read it instead of the records (src/query/rollup.ts): a week of 100 M
+ * records with a few hundred thousand conversations becomes a few million rollup rows.
+ *
+ *   rollups/<level>/date=YYYY-MM-DD/rollup.parquet   the aggregate
+ *   rollups/<level>/date=YYYY-MM-DD/covers.json      the record files it was built from
+ *
+ * A day's rollup is used only while the day's record files are exactly those it covers:
+ * a day that got new records since falls back to the records until the rollup is rebuilt.
+ */
+
+export interface RollupLevel {
+  readonly name: string;
+  readonly seconds: number;
+}
+
+/** Coarsest last: a query takes the coarsest level that its bins and range allow. */
+export const ROLLUP_LEVELS: readonly RollupLevel[] = Object.freeze([
+  { name: '1h', seconds: 3600 },
+  { name: '1d', seconds: 86400 },
+]);
+
+/** The SQL view over a level's rollup files (defined by openStore). */
+export function rollupView(level: RollupLevel): string {
+  return `rollups_${level.name}`;
+}
+
+/**
+ * Columns a rollup groups by (when the day's records have them). Not the ports (a client's
+ * ephemeral port would keep every record apart; `app_port` folds them), not the interface
+ * (both ends of a flow log it), not the times (the bucket stands for them).
+ */
+export const ROLLUP_DIMS: readonly string[] = Object.freeze([
+  'account_id',
+  'srcaddr',
+  'dstaddr',
+  'protocol',
+  'action',
+  'log_status',
+  'vpc_id',
+  'subnet_id',
+  'type',
+  'region',
+  'az_id',
+  'flow_direction',
+  'traffic_path',
+  'pkt_src_aws_service',
+  'pkt_dst_aws_service',
+  'reject_reason',
+  ...ENRICH_COLUMNS.filter((c) => c.column !== 'cost_usd').map((c) => c.column),
+]);
+
+/**
+ * Aggregates a rollup keeps, as `__<name>`: how each is made from records, and from the rows
+ * of a finer rollup. Sums are BIGINT: Parquet has no 128-bit integers (and no VPC moves 2^63
+ * bytes in a day).
+ */
+export const ROLLUP_MEASURES: readonly { name: string; fromRecords: string; fromRollup: string; column?: string }[] = Object.freeze([
+  { name: '__records', fromRecords: 'count(*)', fromRollup: 'sum(__records)::BIGINT' },
+  ...(['bytes', 'packets'] as const).flatMap((c) => [
+    { name: `__${c}_sum`, fromRecords: `sum(${c})::BIGINT`, fromRollup: `sum(__${c}_sum)::BIGINT`, column: c },
+    { name: `__${c}_n`, fromRecords: `count(${c})`, fromRollup: `sum(__${c}_n)::BIGINT`, column: c },
+    { name: `__${c}_min`, fromRecords: `min(${c})`, fromRollup: `min(__${c}_min)`, column: c },
+    { name: `__${c}_max`, fromRecords: `max(${c})`, fromRollup: `max(__${c}_max)`, column: c },
+  ]),
+  { name: '__cost_usd_sum', fromRecords: 'sum(cost_usd)', fromRollup: 'sum(__cost_usd_sum)', column: 'cost_usd' },
+]);
+
+/** One record as a rollup row of its own (for records a rollup does not cover). */
+export function recordAsRollupSql(): string[] {
+  return [
+    '1::BIGINT AS __records',
+    ...(['bytes', 'packets'] as const).flatMap((c) => [
+      `${c}::BIGINT AS __${c}_sum`,
+      `(${c} IS NOT NULL)::BIGINT AS __${c}_n`,
+      `${c} AS __${c}_min`,
+      `${c} AS __${c}_max`,
+    ]),
+    'cost_usd AS __cost_usd_sum',
+  ];
+}
+
+interface Covers {
+  files: { name: string; size: number }[];
+}
+
+/** The record files of a day folder, as a rollup's covers.json lists them. */
+async function dayFiles(root: string, day: string): Promise<Covers['files']> {
+  const dir = join(root, 'flows', `date=${day}`);
+  if (!existsSync(dir)) return [];
+  const names = (await readdir(dir)).filter((f) => f.endsWith('.parquet') && !f.startsWith('_')).sort();
+  return Promise.all(names.map(async (name) => ({ name, size: (await stat(join(dir, name))).size })));
+}
+
+const same = (a: Covers['files'], b: Covers['files']) => a.length === b.length && a.every((f, i) => f.name === b[i].name && f.size === b[i].size);
+
+/**
+ * The days whose rollups (every level) match their record files now.
+ * @example await freshRollupDays(db) // Set { '2024-01-01', ... }
+ */
+export async function freshRollupDays(root: string): Promise<Set<string>> {
+  const out = new Set<string>();
+  const top = join(root, 'rollups', ROLLUP_LEVELS[ROLLUP_LEVELS.length - 1].name);
+  if (!existsSync(top)) return out;
+  for (const part of await readdir(top)) {
+    if (!part.startsWith('date=')) continue;
+    const day = part.slice(5);
+    let fresh = true;
+    for (const level of ROLLUP_LEVELS) {
+      const covers = await readFile(join(root, 'rollups', level.name, part, 'covers.json'), 'utf8')
+        .then((t) => JSON.parse(t) as Covers)
+        .catch(() => undefined);
+      if (!covers || !same(covers.files, await dayFiles(root, day))) fresh = false;
+    }
+    if (fresh) out.add(day);
+  }
+  return out;
+}
+
+/** Days (YYYY-MM-DD) that have record files. */
+export async function storedDays(root: string): Promise<string[]> {
+  const dir = join(root, 'flows');
+  if (!existsSync(dir)) return [];
+  return (await readdir(dir))
+    .filter((p) => p.startsWith('date=') && p !== 'date=1970-01-01')
+    .map((p) => p.slice(5))
+    .sort();
+}
+
+/**
+ * (Re)builds the rollups of the given days (default: every stale day). Each level's file is
+ * written beside its final name and renamed over it, then its covers.json; a crash leaves a
+ * day stale, never wrong. Returns the days rebuilt.
+ * @example await buildRollups('./flowlens.duckdb')
+ */
+export async function buildRollups(root: string, days?: readonly string[], opts: { threads?: number; memoryLimit?: string } = {}): Promise<string[]> {
+  const fresh = await freshRollupDays(root);
+  const todo = (days ?? (await storedDays(root))).filter((d) => !fresh.has(d));
+  if (!todo.length) return [];
+  const instance = await DuckDBInstance.create(':memory:', { threads: String(opts.threads ?? 2), memory_limit: opts.memoryLimit ?? '1GB', preserve_insertion_order: 'false' });
+  const conn = await instance.connect();
+  const done: string[] = [];
+  try {
+    for (const day of todo) {
+      const files = await dayFiles(root, day);
+      const part = `date=${day}`;
+      if (!files.length) {
+        for (const level of ROLLUP_LEVELS) await rm(join(root, 'rollups', level.name, part), { recursive: true, force: true });
+        continue;
+      }
+      const src = `read_parquet([${files.map((f) => sqlString(join(root, 'flows', part, f.name))).join(', ')}], union_by_name = true)`;
+      const have = new Set((await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${src}`)).getRows().map((r) => String(r[0])));
+      const dims = ROLLUP_DIMS.filter((d) => have.has(d)).map(sqlIdent);
+      const measures = ROLLUP_MEASURES.filter((m) => !m.column || have.has(m.column));
+      let from = src;
+      for (const level of ROLLUP_LEVELS) {
+        const dir = join(root, 'rollups', level.name, part);
+        await mkdir(dir, { recursive: true });
+        // Records of formats without `start` have no bucket; queries over them read the records.
+        const bucket = have.has('start') ? `"start" - "start" % ${level.seconds}` : 'NULL::BIGINT';
+        // The hourly rollup comes from the records; coarser ones from the level before.
+        const aggs = measures.map((m) => `${from === src ? m.fromRecords : m.fromRollup} AS ${m.name}`);
+        const sql = `SELECT ${[`${bucket} AS "start"`, ...dims].join(', ')}, ${aggs.join(', ')} FROM ${from} GROUP BY ALL`;
+        const tmp = join(dir, `rollup.parquet.tmp-${process.pid}`);
+        await conn.run(`COPY (${sql}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
+        await rename(tmp, join(dir, 'rollup.parquet'));
+        await writeFile(join(dir, 'covers.json.tmp'), JSON.stringify({ files } satisfies Covers) + '\n');
+        await rename(join(dir, 'covers.json.tmp'), join(dir, 'covers.json'));
+        from = `read_parquet(${sqlString(join(dir, 'rollup.parquet'))})`;
+      }
+      done.push(day);
+    }
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+  return done;
+}
