@@ -64,8 +64,11 @@ export interface RunOptions {
   readonly to?: number | Date;
   /** Skip `DESCRIBE` when the caller already knows the columns. */
   readonly columns?: readonly (string | ColumnInfo)[];
-  /** false: read the records even where a rollup could answer. */
-  readonly rollups?: boolean;
+  /**
+   * false: read the records even where a rollup could answer; 'always': use a rollup that can
+   * answer even when it hardly aggregates (tests); default: when it saves reading.
+   */
+  readonly rollups?: boolean | 'always';
 }
 
 /**
@@ -84,9 +87,10 @@ export async function describeFlows(store: QueryableStore, table = 'flows'): Pro
  * column names.
  * @example await runInsights(store, 'stats count(*) by action', {from: 1700000000})
  */
-export async function runInsights(store: QueryableStore, query: string, opts: RunOptions = {}): Promise<{ columns: string[]; rows: unknown[][] }> {
+export async function runInsights(store: QueryableStore, query: string, opts: RunOptions = {}): Promise<{ columns: string[]; rows: unknown[][]; rollup?: string }> {
   const columns = opts.columns ?? (await describeFlows(store));
-  const c = (await compileOverRollups(store, query, opts, normalizeColumns(columns))) ?? compileInsights(query, { dialect: 'duckdb', from: opts.from, to: opts.to, columns });
+  const over = await compileOverRollups(store, query, opts, normalizeColumns(columns));
+  const c = over?.compiled ?? compileInsights(query, { dialect: 'duckdb', from: opts.from, to: opts.to, columns });
   // RE2 refuses some patterns our checks let through; ask it first so the error points at the regex.
   for (const re of c.regexes) {
     try {
@@ -97,20 +101,31 @@ export async function runInsights(store: QueryableStore, query: string, opts: Ru
     }
   }
   const r = await store.query(c.sql, [...c.params]);
-  return { columns: [...c.columns], rows: r.rows };
+  // `rollup` names the rollup level that answered (absent: the records did).
+  return over ? { columns: [...c.columns], rows: r.rows, rollup: over.level } : { columns: [...c.columns], rows: r.rows };
 }
+
+/** Rollups are used when they hold at most this share of the rows of the records they cover. */
+const MAX_ROLLUP_SHARE = 0.5;
 
 /**
  * Compiles the query over the store's rollups when they give its exact answer (rollup.ts),
  * else returns undefined.
  */
-async function compileOverRollups(store: QueryableStore, query: string, opts: RunOptions, columns: ColumnInfo[]): Promise<ReturnType<typeof compileInsights> | undefined> {
+async function compileOverRollups(store: QueryableStore, query: string, opts: RunOptions, columns: ColumnInfo[]): Promise<{ compiled: ReturnType<typeof compileInsights>; level: string } | undefined> {
   if (opts.rollups === false || !store.path || !existsSync(join(store.path, 'rollups', ROLLUP_LEVELS[0].name, 'date=1970-01-01'))) return undefined;
   const range: TimeRange = { from: seconds(opts.from), to: seconds(opts.to) };
   const plan = planRollup(parseQuery(query), columns, range);
   if (!plan) return undefined;
-  const fresh = await freshRollupDays(store.path);
-  if (!fresh.size) return undefined;
-  const rel = rollupRelation(plan, columns, fresh, range);
-  return compilePipeline(plan.query, new DuckDbVisitor(query), rel.columns, range, rel.sql);
+  const days = await freshRollupDays(store.path);
+  // A rollup that hardly aggregates (every record its own conversation) only adds work.
+  let records = 0;
+  let rows = 0;
+  for (const d of days.values()) {
+    records += d.records;
+    rows += d.rows[plan.level.name] ?? 0;
+  }
+  if (!days.size || (opts.rollups !== 'always' && rows > records * MAX_ROLLUP_SHARE)) return undefined;
+  const rel = rollupRelation(plan, columns, new Set(days.keys()), range);
+  return { compiled: compilePipeline(plan.query, new DuckDbVisitor(query), rel.columns, range, rel.sql), level: plan.level.name };
 }

@@ -92,6 +92,9 @@ export function recordAsRollupSql(): string[] {
 
 interface Covers {
   files: { name: string; size: number }[];
+  /** Records the day holds, and rows of this rollup. */
+  records?: number;
+  rows?: number;
 }
 
 /** The record files of a day folder, as a rollup's covers.json lists them. */
@@ -104,25 +107,35 @@ async function dayFiles(root: string, day: string): Promise<Covers['files']> {
 
 const same = (a: Covers['files'], b: Covers['files']) => a.length === b.length && a.every((f, i) => f.name === b[i].name && f.size === b[i].size);
 
+/** A fresh day's rollup sizes: records of the day, and rollup rows per level. */
+export interface RollupDay {
+  records: number;
+  rows: Record<string, number>;
+}
+
 /**
- * The days whose rollups (every level) match their record files now.
- * @example await freshRollupDays(db) // Set { '2024-01-01', ... }
+ * The days whose rollups (every level) match their record files now, with their sizes.
+ * @example [...(await freshRollupDays(db)).keys()] // ['2024-01-01', ...]
  */
-export async function freshRollupDays(root: string): Promise<Set<string>> {
-  const out = new Set<string>();
+export async function freshRollupDays(root: string): Promise<Map<string, RollupDay>> {
+  const out = new Map<string, RollupDay>();
   const top = join(root, 'rollups', ROLLUP_LEVELS[ROLLUP_LEVELS.length - 1].name);
   if (!existsSync(top)) return out;
   for (const part of await readdir(top)) {
     if (!part.startsWith('date=')) continue;
     const day = part.slice(5);
     let fresh = true;
+    const size: RollupDay = { records: 0, rows: {} };
+    const files = await dayFiles(root, day);
     for (const level of ROLLUP_LEVELS) {
       const covers = await readFile(join(root, 'rollups', level.name, part, 'covers.json'), 'utf8')
         .then((t) => JSON.parse(t) as Covers)
         .catch(() => undefined);
-      if (!covers || !same(covers.files, await dayFiles(root, day))) fresh = false;
+      if (!covers || !same(covers.files, files)) fresh = false;
+      size.records = covers?.records ?? 0;
+      size.rows[level.name] = covers?.rows ?? 0;
     }
-    if (fresh) out.add(day);
+    if (fresh) out.set(day, size);
   }
   return out;
 }
@@ -174,7 +187,8 @@ export async function buildRollups(root: string, days?: readonly string[], opts:
         const tmp = join(dir, `rollup.parquet.tmp-${process.pid}`);
         await conn.run(`COPY (${sql}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
         await rename(tmp, join(dir, 'rollup.parquet'));
-        await writeFile(join(dir, 'covers.json.tmp'), JSON.stringify({ files } satisfies Covers) + '\n');
+        const [[rows, records]] = (await conn.runAndReadAll(`SELECT count(*), sum(__records) FROM read_parquet(${sqlString(join(dir, 'rollup.parquet'))})`)).getRows();
+        await writeFile(join(dir, 'covers.json.tmp'), JSON.stringify({ files, records: Number(records ?? 0), rows: Number(rows) } satisfies Covers) + '\n');
         await rename(join(dir, 'covers.json.tmp'), join(dir, 'covers.json'));
         from = `read_parquet(${sqlString(join(dir, 'rollup.parquet'))})`;
       }
