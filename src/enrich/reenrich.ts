@@ -3,6 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LakeWriter } from '../store/lake-writer.ts';
 import { ensureStore, SCHEMA_FILE } from '../store/layout.ts';
+import { buildRollups } from '../store/rollups.ts';
 import { UserError } from '../util/errors.ts';
 import { loadEnricher } from './index.ts';
 
@@ -43,6 +44,8 @@ export async function reenrichStore(db: string, opts: { onFile?: (file: string, 
   } finally {
     await writer.close();
   }
+  // The rewritten files make their days' rollups stale: rebuild them with the new columns.
+  await buildRollups(db);
   const { records, unattributed } = enricher.coverage;
   return {
     files: files.length,

@@ -21,6 +21,8 @@ export const ServerConfig = z
     queryTimeoutMs: z.number().int().positive().default(30_000),
     /** Queries waiting for the store beyond this many are refused with 429. */
     maxQueuedQueries: z.number().int().positive().default(32),
+    /** How often days that live ingest changed get their rollups rebuilt (0: never). */
+    rollupIntervalMs: z.number().int().min(0).default(300_000),
     /** Largest request body (bytes) for ingest routes; Firehose sends at most 64 MiB per request. */
     ingestBodyLimit: z.number().int().positive().default(64 * 1024 * 1024),
     /** Largest request body for the API (queries, notes). */

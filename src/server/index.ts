@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { CommitInfo } from '../ingest/index.ts';
 import { getSaved, listSaved, saveQuery } from '../query/saved.ts';
 import { ensureStore } from '../store/layout.ts';
+import { buildRollups } from '../store/rollups.ts';
 import { authHook, checkBind } from './auth.ts';
 import { ServerConfig, type ServerOptions, type ServerSettings } from './config.ts';
 import { HttpError, errorBody } from './errors.ts';
@@ -76,7 +77,23 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     await live.drain();
     await findings.idle();
   });
+  // Live ingest leaves the rollups of the days it touched stale (queries then read those days'
+  // records); a rebuild now and then brings them back, one at a time, off the request path.
+  let rollupRun: Promise<unknown> = Promise.resolve();
+  let rollupBusy = false;
+  const rollupTimer = cfg.rollupIntervalMs
+    ? setInterval(() => {
+        if (rollupBusy) return;
+        rollupBusy = true;
+        rollupRun = buildRollups(cfg.db, undefined, { threads: 1, memoryLimit: '512MB' })
+          .catch((err: unknown) => app.log.error({ err }, 'rebuilding rollups failed'))
+          .finally(() => (rollupBusy = false));
+      }, cfg.rollupIntervalMs)
+    : undefined;
+  rollupTimer?.unref();
   app.addHook('onClose', async () => {
+    if (rollupTimer) clearInterval(rollupTimer);
+    await rollupRun;
     await live.drain();
     await findings.stop();
     await service.close();
