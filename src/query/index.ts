@@ -126,6 +126,6 @@ async function compileOverRollups(store: QueryableStore, query: string, opts: Ru
     rows += d.rows[plan.level.name] ?? 0;
   }
   if (!days.size || (opts.rollups !== 'always' && rows > records * MAX_ROLLUP_SHARE)) return undefined;
-  const rel = rollupRelation(plan, columns, new Set(days.keys()), range);
+  const rel = rollupRelation(plan, columns, range);
   return { compiled: compilePipeline(plan.query, new DuckDbVisitor(query), rel.columns, range, rel.sql), level: plan.level.name };
 }

@@ -97,6 +97,17 @@ describe('queries answered from rollups', () => {
     }
   });
 
+  it('offers the same to SQL as flows_summary(lo, hi)', async () => {
+    for (const [lo, hi] of [[T0, T0 + 3 * 86400 - 1], [T0 + 5000, T0 + 2 * 86400 + 40_000], [T0 + 80_000, T0 + 93_000]]) {
+      const a = await store.query(`SELECT srcaddr, action, sum(__records)::BIGINT AS n, sum(__bytes_sum)::BIGINT AS b, max(__bytes_max) AS m FROM flows_summary(${lo}, ${hi}) GROUP BY ALL ORDER BY ALL`);
+      const b = await store.query(`SELECT srcaddr, action, count(*) AS n, sum(bytes)::BIGINT AS b, max(bytes) AS m FROM flows WHERE start BETWEEN ${lo} AND ${hi} GROUP BY ALL ORDER BY ALL`);
+      expect(a.rows.length).toBeGreaterThan(0);
+      expect(a.rows).toEqual(b.rows);
+    }
+    await expect(store.query("SELECT * FROM glob('/etc/*')")).rejects.toThrow(/read-only/);
+    await expect(store.query(`SELECT * FROM glob('${db}/*')`)).rejects.toThrow(/not allowed/);
+  });
+
   it('reads the records when a rollup would hardly aggregate them', async () => {
     // Three thousand records a day over hundreds of conversations and 24 hours: the hourly
     // rollup is nearly as long as the records.

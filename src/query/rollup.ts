@@ -1,7 +1,7 @@
 import { enrichColumnByName, fieldByName } from '../schema/columns.ts';
 import { ROLLUP_DIMS, ROLLUP_LEVELS, recordAsRollupSql, rollupView, type RollupLevel } from '../store/rollups.ts';
 import { ipv4NumberSql } from '../store/schema-sql.ts';
-import { sqlIdent, sqlString } from '../store/sql-text.ts';
+import { sqlIdent } from '../store/sql-text.ts';
 import type { Call, Command, Expr, Item, Query } from './ast.ts';
 import { functionSpec, UNIT_MS } from './catalog.ts';
 import type { TimeRange } from './compiler.ts';
@@ -136,8 +136,6 @@ export interface RollupPlan {
   /** The query rewritten over the rollup relation. */
   readonly query: Query;
   readonly level: RollupLevel;
-  /** Whole buckets of the range, [from, to): the part the rollup answers. */
-  readonly whole: { from: number; to: number };
 }
 
 /**
@@ -169,12 +167,8 @@ export function planRollup(query: Query, columns: readonly ColumnInfo[], range: 
     const aggs: Item[] = stats.aggs.map((it) => ({ ...it, expr: rewriteAgg(it.expr, c) }));
     const level = chooseLevel(periods, range);
     if (!level) return undefined;
-    const L = level.seconds;
-    const from = range.from === undefined ? -Infinity : Math.ceil(range.from / L) * L;
-    const to = range.to === undefined ? Infinity : Math.floor((range.to + 1) / L) * L;
-    if (!(to > from)) return undefined;
     const rewritten: Query = { ...query, commands: [...before, { ...stats, aggs }, ...query.commands.slice(first + 1)] };
-    return { query: rewritten, level, whole: { from, to } };
+    return { query: rewritten, level };
   } catch (err) {
     if (err instanceof NotEligible) return undefined;
     throw err;
@@ -193,28 +187,31 @@ function chooseLevel(periods: readonly (number | 'calendar')[], range: TimeRange
 }
 
 /**
- * The relation a plan runs on (DuckDB SQL over the store's views): rollup rows of whole
- * buckets on fresh days, the records for everything else in the range, with the columns the
- * rewritten query may use. Returns the SQL and those columns.
+ * The relation a rollup answers from (DuckDB SQL over the store's views): rollup rows of the
+ * whole buckets of [lo, hi] on fresh days, and every other record in [lo, hi] as a rollup row
+ * of one. `lo` and `hi` are SQL expressions (unix seconds, inclusive; undefined: open), so the
+ * same text serves a query's literal range and the `flows_summary(lo, hi)` macro's arguments.
+ * @example rollupRelationSql(ROLLUP_LEVELS[0], ['srcaddr'], '1700000000', '1700086399')
  */
-export function rollupRelation(plan: RollupPlan, columns: readonly ColumnInfo[], freshDays: ReadonlySet<string>, range: TimeRange): { sql: string; columns: ColumnInfo[] } {
-  const names = new Set(columns.map((c) => c.name));
-  const dims = ROLLUP_DIMS.filter((d) => names.has(d));
-  const L = plan.level.seconds;
-  const { from, to } = plan.whole;
-  const days = [...freshDays].sort().map((d) => `DATE ${sqlString(d)}`);
-  const inFresh = days.length ? `"date" IN (${days.join(', ')})` : 'false';
-  const whole = [Number.isFinite(from) ? `"start" >= ${from}` : '', Number.isFinite(to) ? `"start" + ${L} <= ${to}` : ''].filter(Boolean);
-  const wholeRaw = [Number.isFinite(from) ? `"start" >= ${from}` : '', Number.isFinite(to) ? `"start" < ${to}` : ''].filter(Boolean);
-  const rollupPart = `SELECT * FROM ${rollupView(plan.level)} WHERE ${[inFresh, ...whole].join(' AND ')}`;
-  const rangeRaw = [range.from !== undefined ? `"start" >= ${range.from}` : '', range.to !== undefined ? `"start" <= ${range.to}` : ''].filter(Boolean);
-  const covered = `(${[inFresh, ...wholeRaw].join(' AND ')})`;
-  const rawPart = `SELECT ${[...dims.map(sqlIdent), '"start"', '"date"', ...recordAsRollupSql()].join(', ')} FROM flows WHERE ${[...rangeRaw, `NOT coalesce(${covered}, false)`].join(' AND ')}`;
-  const union = days.length ? `${rollupPart} UNION ALL BY NAME ${rawPart}` : rawPart;
-  const sql = `(SELECT *, ${ipv4NumberSql('srcaddr')} AS srcaddr_v4, ${ipv4NumberSql('dstaddr')} AS dstaddr_v4 FROM (${union})) AS rollup_rows`;
+export function rollupRelationSql(level: RollupLevel, dims: readonly string[], lo: string | undefined, hi: string | undefined): string {
+  const L = level.seconds;
+  const fresh = '"date" IN (SELECT day FROM rollup_days)';
+  const from = lo === undefined ? undefined : `(CAST(ceil((${lo}) / ${L}) AS BIGINT) * ${L})`;
+  const to = hi === undefined ? undefined : `(CAST(floor(((${hi}) + 1) / ${L}) AS BIGINT) * ${L})`;
+  const whole = [from && `"start" >= ${from}`, to && `"start" + ${L} <= ${to}`].filter(Boolean);
+  const wholeRaw = [from && `"start" >= ${from}`, to && `"start" < ${to}`].filter(Boolean);
+  const inRange = [lo && `"start" >= (${lo})`, hi && `"start" <= (${hi})`].filter(Boolean);
+  const rollupPart = `SELECT * FROM ${rollupView(level)} WHERE ${[fresh, ...whole].join(' AND ')}`;
+  const covered = `(${[fresh, ...wholeRaw].join(' AND ')})`;
+  const rawPart = `SELECT ${[...dims.map(sqlIdent), '"start"', '"date"', ...recordAsRollupSql()].join(', ')} FROM flows WHERE ${[...inRange, `NOT coalesce(${covered}, false)`].join(' AND ')}`;
+  return `SELECT *, ${ipv4NumberSql('srcaddr')} AS srcaddr_v4, ${ipv4NumberSql('dstaddr')} AS dstaddr_v4 FROM (${rollupPart} UNION ALL BY NAME ${rawPart})`;
+}
+
+/** The columns of the rollup relation over `dims` (with their types from the store's columns). */
+export function rollupColumns(dims: readonly string[], columns: readonly ColumnInfo[]): ColumnInfo[] {
   const typeOf = new Map(columns.map((c) => [c.name, c.type]));
-  const out: ColumnInfo[] = [
-    ...dims.map((d) => ({ name: d, type: typeOf.get(d)! })),
+  return [
+    ...dims.map((d) => ({ name: d, type: typeOf.get(d) ?? 'VARCHAR' })),
     { name: 'start', type: 'BIGINT' },
     { name: 'date', type: 'DATE' },
     { name: 'srcaddr_v4', type: 'UINTEGER' },
@@ -223,5 +220,12 @@ export function rollupRelation(plan: RollupPlan, columns: readonly ColumnInfo[],
     ...(['bytes', 'packets'] as const).flatMap((m) => ['sum', 'n', 'min', 'max'].map((k) => ({ name: `__${m}_${k}`, type: 'BIGINT' }))),
     { name: '__cost_usd_sum', type: 'DOUBLE' },
   ];
-  return { sql, columns: out };
+}
+
+/** The relation a plan runs on, for a query's literal range. */
+export function rollupRelation(plan: RollupPlan, columns: readonly ColumnInfo[], range: TimeRange): { sql: string; columns: ColumnInfo[] } {
+  const names = new Set(columns.map((c) => c.name));
+  const dims = ROLLUP_DIMS.filter((d) => names.has(d));
+  const num = (t: number | undefined) => (t === undefined ? undefined : String(Math.floor(t)));
+  return { sql: `(${rollupRelationSql(plan.level, dims, num(range.from), num(range.to))}) AS rollup_rows`, columns: rollupColumns(dims, columns) };
 }

@@ -5,6 +5,7 @@ import type { EnrichSession, Enricher } from '../enrich/enricher.ts';
 import type { BatchColumn, ColumnBatch } from '../ingest/batch.ts';
 import { enrichBatch } from '../enrich/batch-enrich.ts';
 import { copyByDay } from './place.ts';
+import { invalidateRollups } from './rollups.ts';
 import { StageWriterThread, dayText, writeJob, type Staged, type StageType, type Typed } from './stage-writer.ts';
 import { STORED_COLUMNS } from './schema-sql.ts';
 import { sqlIdent, sqlString } from './sql-text.ts';
@@ -211,6 +212,8 @@ export class LakeWriter {
     await rm(tmp, { force: true });
     try {
       await this.conn.run(`COPY (${select}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION ${this.compression})`);
+      const day = /date=(\d{4}-\d{2}-\d{2})/.exec(file)?.[1];
+      if (day) await invalidateRollups(this.root, day);
       await rename(tmp, path);
     } finally {
       await rm(tmp, { force: true });

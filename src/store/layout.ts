@@ -83,10 +83,12 @@ export async function writeSchemaAnchor(root: string, force = false): Promise<vo
  */
 export async function retireRun(root: string, runId: string, to: string | undefined): Promise<void> {
   const flows = join(root, 'flows');
+  const { invalidateRollups } = await import('./rollups.ts');
   for (const part of await readdir(flows)) {
     const dir = join(flows, part);
     for (const f of await readdir(dir)) {
       if (!f.startsWith(`${runId}-`)) continue;
+      await invalidateRollups(root, part.slice(5));
       if (to) await rename(join(dir, f), join(dir, to + f.slice(runId.length)));
       else await rm(join(dir, f), { force: true });
     }

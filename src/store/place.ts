@@ -1,6 +1,7 @@
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { invalidateRollups } from './rollups.ts';
 import { sqlString } from './sql-text.ts';
 
 /**
@@ -26,6 +27,8 @@ export async function copyByDay(conn: DuckDBConnection, root: string, chunkId: s
   const files: string[] = [];
   for (const part of (await readdir(scratch).catch(() => [] as string[])).sort()) {
     if (!part.startsWith('date=')) continue;
+    // The day's rollups no longer cover its files once this one lands.
+    await invalidateRollups(root, part.slice(5));
     await mkdir(join(root, 'flows', part), { recursive: true });
     for (const f of await readdir(join(scratch, part))) {
       const file = join('flows', part, f);

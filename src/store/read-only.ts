@@ -1,8 +1,11 @@
 import { StatementType, type DuckDBConnection } from '@duckdb/node-api';
 import { UserError } from '../util/errors.ts';
 
-/** Table functions a query may use: generators only, nothing that reads files or the network. */
-const ALLOWED_TABLE_FUNCTIONS = new Set(['range', 'generate_series', 'unnest', 'json_each', 'json_tree']);
+/**
+ * Table functions a query may use: generators, and flows_summary (the store's own macro over
+ * its views); nothing that reads files or the network.
+ */
+const ALLOWED_TABLE_FUNCTIONS = new Set(['range', 'generate_series', 'unnest', 'json_each', 'json_tree', 'flows_summary']);
 /** Statements that can start a query. */
 const QUERY_KEYWORDS = new Set(['SELECT', 'WITH', 'FROM', 'VALUES', 'EXPLAIN', 'DESCRIBE', 'SHOW', 'SUMMARIZE', 'TABLE', 'PIVOT', 'UNPIVOT']);
 /** Scalar functions that would reveal the host. */

@@ -15,8 +15,8 @@ import { sqlIdent, sqlString } from './sql-text.ts';
  *   rollups/<level>/date=YYYY-MM-DD/rollup.parquet   the aggregate
  *   rollups/<level>/date=YYYY-MM-DD/covers.json      the record files it was built from
  *
- * A day's rollup is used only while the day's record files are exactly those it covers:
- * a day that got new records since falls back to the records until the rollup is rebuilt.
+ * Whatever adds, replaces or removes a record file first deletes its day's covers.json
+ * (invalidateRollups): a day without one reads its records until the rollup is rebuilt.
  */
 
 export interface RollupLevel {
@@ -105,7 +105,14 @@ async function dayFiles(root: string, day: string): Promise<Covers['files']> {
   return Promise.all(names.map(async (name) => ({ name, size: (await stat(join(dir, name))).size })));
 }
 
-const same = (a: Covers['files'], b: Covers['files']) => a.length === b.length && a.every((f, i) => f.name === b[i].name && f.size === b[i].size);
+/**
+ * Marks a day's rollups stale: called before any record file of the day is added, replaced
+ * or removed, so a rollup whose covers.json exists always covers the day's files exactly.
+ * @example await invalidateRollups(db, '2024-01-01')
+ */
+export async function invalidateRollups(root: string, day: string): Promise<void> {
+  for (const level of ROLLUP_LEVELS) await rm(join(root, 'rollups', level.name, `date=${day}`, 'covers.json'), { force: true });
+}
 
 /** A fresh day's rollup sizes: records of the day, and rollup rows per level. */
 export interface RollupDay {
@@ -114,7 +121,7 @@ export interface RollupDay {
 }
 
 /**
- * The days whose rollups (every level) match their record files now, with their sizes.
+ * The days whose rollups are fresh (covers.json present at every level), with their sizes.
  * @example [...(await freshRollupDays(db)).keys()] // ['2024-01-01', ...]
  */
 export async function freshRollupDays(root: string): Promise<Map<string, RollupDay>> {
@@ -123,21 +130,30 @@ export async function freshRollupDays(root: string): Promise<Map<string, RollupD
   if (!existsSync(top)) return out;
   for (const part of await readdir(top)) {
     if (!part.startsWith('date=')) continue;
-    const day = part.slice(5);
-    let fresh = true;
     const size: RollupDay = { records: 0, rows: {} };
-    const files = await dayFiles(root, day);
+    let fresh = true;
     for (const level of ROLLUP_LEVELS) {
       const covers = await readFile(join(root, 'rollups', level.name, part, 'covers.json'), 'utf8')
         .then((t) => JSON.parse(t) as Covers)
         .catch(() => undefined);
-      if (!covers || !same(covers.files, files)) fresh = false;
+      if (!covers) fresh = false;
       size.records = covers?.records ?? 0;
       size.rows[level.name] = covers?.rows ?? 0;
     }
-    if (fresh) out.set(day, size);
+    if (fresh) out.set(part.slice(5), size);
   }
   return out;
+}
+
+/**
+ * SQL (for openStore): the view of fresh days, from the covers.json files every level has
+ * (the same rule as freshRollupDays).
+ */
+export function freshDaysViewSql(root: string): string {
+  const per = ROLLUP_LEVELS.map(
+    (l) => `SELECT CAST(regexp_extract(file, 'date=([0-9]{4}-[0-9]{2}-[0-9]{2})', 1) AS DATE) AS day FROM glob(${sqlString(join(root, 'rollups', l.name, 'date=*', 'covers.json'))})`,
+  );
+  return `CREATE OR REPLACE VIEW rollup_days AS ${per.join(' INTERSECT ')}`;
 }
 
 /** Days (YYYY-MM-DD) that have record files. */
@@ -158,7 +174,9 @@ export async function storedDays(root: string): Promise<string[]> {
  */
 export async function buildRollups(root: string, days?: readonly string[], opts: { threads?: number; memoryLimit?: string } = {}): Promise<string[]> {
   const fresh = await freshRollupDays(root);
-  const todo = (days ?? (await storedDays(root))).filter((d) => !fresh.has(d));
+  // Days whose rollups are gone although their records are too (all their files removed).
+  const orphans = (await readdir(join(root, 'rollups', ROLLUP_LEVELS[0].name)).catch(() => [] as string[])).filter((p) => p.startsWith('date=') && p !== 'date=1970-01-01').map((p) => p.slice(5));
+  const todo = [...new Set([...(days ?? (await storedDays(root))), ...orphans])].filter((d) => !fresh.has(d));
   if (!todo.length) return [];
   const instance = await DuckDBInstance.create(':memory:', { threads: String(opts.threads ?? 2), memory_limit: opts.memoryLimit ?? '1GB', preserve_insertion_order: 'false' });
   const conn = await instance.connect();
