@@ -9,9 +9,7 @@ import { QueryError } from './errors.ts';
 import { normalizeColumns, type ColumnInfo } from './fields.ts';
 import { parseQuery } from './parser.ts';
 import { planRollup, rollupRelation } from './rollup.ts';
-import { ROLLUP_LEVELS, freshRollupDays } from '../store/rollups.ts';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { freshRollupDays, hasRollups } from '../store/rollups.ts';
 
 export { parseQuery } from './parser.ts';
 export { QueryError } from './errors.ts';
@@ -113,7 +111,7 @@ const MAX_ROLLUP_SHARE = 0.5;
  * else returns undefined.
  */
 async function compileOverRollups(store: QueryableStore, query: string, opts: RunOptions, columns: ColumnInfo[]): Promise<{ compiled: ReturnType<typeof compileInsights>; level: string } | undefined> {
-  if (opts.rollups === false || !store.path || !existsSync(join(store.path, 'rollups', ROLLUP_LEVELS[0].name, 'date=1970-01-01'))) return undefined;
+  if (opts.rollups === false || !store.path || !hasRollups(store.path)) return undefined;
   const range: TimeRange = { from: seconds(opts.from), to: seconds(opts.to) };
   const plan = planRollup(parseQuery(query), columns, range);
   if (!plan) return undefined;

@@ -1,5 +1,5 @@
 import { enrichColumnByName, fieldByName } from '../schema/columns.ts';
-import { ROLLUP_DIMS, ROLLUP_LEVELS, recordAsRollupSql, rollupView, type RollupLevel } from '../store/rollups.ts';
+import { ROLLUP_COMPUTED, ROLLUP_DIMS, ROLLUP_LEVELS, recordAsRollupSql, rollupView, type RollupLevel } from '../store/rollups.ts';
 import { ipv4NumberSql } from '../store/schema-sql.ts';
 import { sqlIdent } from '../store/sql-text.ts';
 import type { Call, Command, Expr, Item, Query } from './ast.ts';
@@ -203,7 +203,8 @@ export function rollupRelationSql(level: RollupLevel, dims: readonly string[], l
   const inRange = [lo && `"start" >= (${lo})`, hi && `"start" <= (${hi})`].filter(Boolean);
   const rollupPart = `SELECT * FROM ${rollupView(level)} WHERE ${[fresh, ...whole].join(' AND ')}`;
   const covered = `(${[fresh, ...wholeRaw].join(' AND ')})`;
-  const rawPart = `SELECT ${[...dims.map(sqlIdent), '"start"', '"date"', ...recordAsRollupSql()].join(', ')} FROM flows WHERE ${[...inRange, `NOT coalesce(${covered}, false)`].join(' AND ')}`;
+  const computed = ROLLUP_COMPUTED.map((c) => `${c.expr} AS ${sqlIdent(c.name)}`);
+  const rawPart = `SELECT ${[...dims.map(sqlIdent), ...computed, '"start"', '"date"', ...recordAsRollupSql()].join(', ')} FROM flows WHERE ${[...inRange, `NOT coalesce(${covered}, false)`].join(' AND ')}`;
   return `SELECT *, ${ipv4NumberSql('srcaddr')} AS srcaddr_v4, ${ipv4NumberSql('dstaddr')} AS dstaddr_v4 FROM (${rollupPart} UNION ALL BY NAME ${rawPart})`;
 }
 
@@ -212,6 +213,7 @@ export function rollupColumns(dims: readonly string[], columns: readonly ColumnI
   const typeOf = new Map(columns.map((c) => [c.name, c.type]));
   return [
     ...dims.map((d) => ({ name: d, type: typeOf.get(d) ?? 'VARCHAR' })),
+    ...ROLLUP_COMPUTED.map((c) => ({ name: c.name, type: 'VARCHAR' })),
     { name: 'start', type: 'BIGINT' },
     { name: 'date', type: 'DATE' },
     { name: 'srcaddr_v4', type: 'UINTEGER' },

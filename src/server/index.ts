@@ -8,7 +8,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { CommitInfo } from '../ingest/index.ts';
 import { getSaved, listSaved, saveQuery } from '../query/saved.ts';
 import { ensureStore } from '../store/layout.ts';
-import { buildRollups } from '../store/rollups.ts';
+import { buildRollups, hasRollups } from '../store/rollups.ts';
 import { authHook, checkBind } from './auth.ts';
 import { ServerConfig, type ServerOptions, type ServerSettings } from './config.ts';
 import { HttpError, errorBody } from './errors.ts';
@@ -107,7 +107,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.get('/api/openapi.json', async () => OPENAPI);
   app.get('/api/schema', async () => {
     const columns = await service.columns();
-    return { columns, enriched: columns.some((c) => c.name === 'src_owner') };
+    // Rollups: the store has flows_summary(lo, hi) (stores made before rollups do not).
+    const rollups = hasRollups(cfg.db);
+    return { columns, enriched: columns.some((c) => c.name === 'src_owner'), rollups };
   });
 
   app.post('/api/query', async (req, reply) => {

@@ -5,7 +5,7 @@ import { UserError } from '../util/errors.ts';
 import { athenaViewSql, emptyFlowsDdl, ipv4NumberSql } from './schema-sql.ts';
 import { sqlString } from './sql-text.ts';
 import { STORE_MARKER } from './layout.ts';
-import { ROLLUP_DIMS, ROLLUP_LEVELS, freshDaysViewSql, rollupView } from './rollups.ts';
+import { ROLLUP_DIMS, ROLLUP_LEVELS, freshDaysViewSql, hasRollups, rollupView } from './rollups.ts';
 import { rollupRelationSql } from '../query/rollup.ts';
 import { checkReadOnly } from './read-only.ts';
 
@@ -52,7 +52,7 @@ export async function openStore(path: string, opts: { threads?: number; memoryLi
   await conn.run(athenaViewSql('flows'));
   // Rollup views, when the store has its rollup anchors (stores from before rollups do not),
   // and flows_summary(lo, hi): the hourly rollup where fresh, the records elsewhere.
-  if (ROLLUP_LEVELS.every((l) => existsSync(join(root, 'rollups', l.name, 'date=1970-01-01', 'rollup.parquet')))) {
+  if (hasRollups(root)) {
     for (const level of ROLLUP_LEVELS) {
       const glob = join(root, 'rollups', level.name, '*', 'rollup.parquet');
       await conn.run(`CREATE VIEW ${rollupView(level)} AS SELECT * FROM read_parquet(${sqlString(glob)}, hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE})`);

@@ -46,9 +46,9 @@ export async function writeSchemaAnchor(root: string, force = false): Promise<vo
     // Rewrite when the column list grew since the anchor was made.
     const meta = JSON.parse(await readFile(join(root, STORE_MARKER), 'utf8').catch(() => '{}')) as { columns?: number; rollupColumns?: number };
     const { STORED_COLUMNS } = await import('./schema-sql.ts');
-    const { ROLLUP_DIMS, ROLLUP_LEVELS } = await import('./rollups.ts');
+    const { ROLLUP_COMPUTED, ROLLUP_DIMS, ROLLUP_LEVELS } = await import('./rollups.ts');
     const rollupAnchors = ROLLUP_LEVELS.every((l) => existsSync(join(root, 'rollups', l.name, 'date=1970-01-01', 'rollup.parquet')));
-    if (meta.columns === STORED_COLUMNS.length && meta.rollupColumns === ROLLUP_DIMS.length && rollupAnchors) return;
+    if (meta.columns === STORED_COLUMNS.length && meta.rollupColumns === ROLLUP_DIMS.length + ROLLUP_COMPUTED.length && rollupAnchors) return;
   }
   await mkdir(join(root, 'flows', 'date=1970-01-01'), { recursive: true });
   const db = await DuckDBInstance.create(':memory:');
@@ -59,8 +59,8 @@ export async function writeSchemaAnchor(root: string, force = false): Promise<vo
     await conn.run(`COPY (SELECT * EXCLUDE ("date") FROM anchor) TO ${sqlString(tmp)} (FORMAT parquet)`);
     await rename(tmp, path);
     // The rollups' anchors: zero rows with every rollup column, so their views always bind.
-    const { ROLLUP_DIMS, ROLLUP_LEVELS, ROLLUP_MEASURES } = await import('./rollups.ts');
-    const cols = ['"start"', ...ROLLUP_DIMS.map((d) => `"${d}"`), ...ROLLUP_MEASURES.map((m) => `${m.name === '__cost_usd_sum' ? 'NULL::DOUBLE' : 'NULL::BIGINT'} AS ${m.name}`)];
+    const { ROLLUP_COMPUTED, ROLLUP_DIMS, ROLLUP_LEVELS, ROLLUP_MEASURES } = await import('./rollups.ts');
+    const cols = ['"start"', ...ROLLUP_DIMS.map((d) => `"${d}"`), ...ROLLUP_COMPUTED.map((c) => `NULL::VARCHAR AS "${c.name}"`), ...ROLLUP_MEASURES.map((m) => `${m.name === '__cost_usd_sum' ? 'NULL::DOUBLE' : 'NULL::BIGINT'} AS ${m.name}`)];
     for (const level of ROLLUP_LEVELS) {
       const dir = join(root, 'rollups', level.name, 'date=1970-01-01');
       await mkdir(dir, { recursive: true });
@@ -70,7 +70,7 @@ export async function writeSchemaAnchor(root: string, force = false): Promise<vo
     const { STORED_COLUMNS } = await import('./schema-sql.ts');
     const markerPath = join(root, STORE_MARKER);
     const meta = JSON.parse(await readFile(markerPath, 'utf8').catch(() => '{}')) as Record<string, unknown>;
-    await writeFile(markerPath, JSON.stringify({ ...meta, kind: 'flowlens-store', version: STORE_VERSION, columns: STORED_COLUMNS.length, rollupColumns: ROLLUP_DIMS.length }) + '\n');
+    await writeFile(markerPath, JSON.stringify({ ...meta, kind: 'flowlens-store', version: STORE_VERSION, columns: STORED_COLUMNS.length, rollupColumns: ROLLUP_DIMS.length + ROLLUP_COMPUTED.length }) + '\n');
   } finally {
     conn.closeSync();
     db.closeSync();

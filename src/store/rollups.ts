@@ -6,7 +6,7 @@ import { ENRICH_COLUMNS } from '../schema/columns.ts';
 import { sqlIdent, sqlString } from './sql-text.ts';
 
 /**
- * Rollups: per UTC day, the day's records aggregated by hour and by day over the columns
+ * Rollups: per UTC day, the day's records aggregated by 5 minutes, hour and day over the columns
  * people group and filter flow logs by (addresses, protocol, action, status, the enrichment
  * columns), with counts, sums, minima and maxima of the counters. Queries whose every part a
  * rollup can answer read it instead of the records (src/query/rollup.ts): a week of 100 M
@@ -26,9 +26,15 @@ export interface RollupLevel {
 
 /** Coarsest last: a query takes the coarsest level that its bins and range allow. */
 export const ROLLUP_LEVELS: readonly RollupLevel[] = Object.freeze([
+  { name: '5m', seconds: 300 },
   { name: '1h', seconds: 3600 },
   { name: '1d', seconds: 86400 },
 ]);
+
+/** Whether a store has its rollup anchors (stores made before rollups do not). */
+export function hasRollups(root: string): boolean {
+  return ROLLUP_LEVELS.every((l) => existsSync(join(root, 'rollups', l.name, 'date=1970-01-01', 'rollup.parquet')));
+}
 
 /** The SQL view over a level's rollup files (defined by openStore). */
 export function rollupView(level: RollupLevel): string {
@@ -37,11 +43,14 @@ export function rollupView(level: RollupLevel): string {
 
 /**
  * Columns a rollup groups by (when the day's records have them). Not the ports (a client's
- * ephemeral port would keep every record apart; `app_port` folds them), not the interface
- * (both ends of a flow log it), not the times (the bucket stands for them).
+ * ephemeral port would keep every record apart; `app_port` folds them), not the times (the
+ * bucket stands for them). The interface is kept although both ends of a flow log it: the
+ * dashboard filters and counts by it.
  */
 export const ROLLUP_DIMS: readonly string[] = Object.freeze([
   'account_id',
+  'interface_id',
+  'instance_id',
   'srcaddr',
   'dstaddr',
   'protocol',
@@ -58,6 +67,14 @@ export const ROLLUP_DIMS: readonly string[] = Object.freeze([
   'pkt_dst_aws_service',
   'reject_reason',
   ...ENRICH_COLUMNS.filter((c) => c.column !== 'cost_usd').map((c) => c.column),
+]);
+
+/**
+ * Group keys computed from records: `service_side` says which end is the service (the end
+ * whose port is `app_port`), so client → service views survive the loss of the ports.
+ */
+export const ROLLUP_COMPUTED: readonly { name: string; expr: string; needs: readonly string[] }[] = Object.freeze([
+  { name: 'service_side', expr: "CASE WHEN app_port IS NULL THEN NULL WHEN dstport = app_port THEN 'dst' ELSE 'src' END", needs: ['app_port', 'dstport'] },
 ]);
 
 /**
@@ -192,6 +209,7 @@ export async function buildRollups(root: string, days?: readonly string[], opts:
       const src = `read_parquet([${files.map((f) => sqlString(join(root, 'flows', part, f.name))).join(', ')}], union_by_name = true)`;
       const have = new Set((await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${src}`)).getRows().map((r) => String(r[0])));
       const dims = ROLLUP_DIMS.filter((d) => have.has(d)).map(sqlIdent);
+      const computed = ROLLUP_COMPUTED.filter((c) => c.needs.every((n) => have.has(n)));
       const measures = ROLLUP_MEASURES.filter((m) => !m.column || have.has(m.column));
       let from = src;
       for (const level of ROLLUP_LEVELS) {
@@ -199,9 +217,10 @@ export async function buildRollups(root: string, days?: readonly string[], opts:
         await mkdir(dir, { recursive: true });
         // Records of formats without `start` have no bucket; queries over them read the records.
         const bucket = have.has('start') ? `"start" - "start" % ${level.seconds}` : 'NULL::BIGINT';
-        // The hourly rollup comes from the records; coarser ones from the level before.
+        // The finest rollup comes from the records; coarser ones from the level before.
         const aggs = measures.map((m) => `${from === src ? m.fromRecords : m.fromRollup} AS ${m.name}`);
-        const sql = `SELECT ${[`${bucket} AS "start"`, ...dims].join(', ')}, ${aggs.join(', ')} FROM ${from} GROUP BY ALL`;
+        const keys = [`${bucket} AS "start"`, ...dims, ...computed.map((c) => (from === src ? `${c.expr} AS ${sqlIdent(c.name)}` : sqlIdent(c.name)))];
+        const sql = `SELECT ${keys.join(', ')}, ${aggs.join(', ')} FROM ${from} GROUP BY ALL`;
         const tmp = join(dir, `rollup.parquet.tmp-${process.pid}`);
         await conn.run(`COPY (${sql}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
         await rename(tmp, join(dir, 'rollup.parquet'));

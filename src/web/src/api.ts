@@ -51,7 +51,7 @@ export interface Column {
   name: string;
   type: string;
 }
-export const schema = () => call<{ columns: Column[]; enriched: boolean }>('GET', '/api/schema');
+export const schema = () => call<{ columns: Column[]; enriched: boolean; rollups?: boolean }>('GET', '/api/schema');
 
 export interface Alert {
   id: string;

@@ -39,7 +39,7 @@ export function App() {
       h('p', null, 'Live sources can POST to ', h('code', null, '/ingest/lines'), ' (text) or ', h('code', null, '/ingest/firehose'), ' (an Amazon Data Firehose HTTP endpoint).'),
     );
   else {
-    const ctx: Ctx = { route, w, cols: new Columns(cols.data.columns.map((c) => c.name)), theme, lastEnd, refresh };
+    const ctx: Ctx = { route, w, cols: new Columns(cols.data.columns.map((c) => c.name), cols.data.rollups), theme, lastEnd, refresh };
     body = route.view === 'debug' ? h(Debug, { ctx }) : route.view === 'executive' ? h(Executive, { ctx }) : h(OnCall, { ctx });
   }
 
