@@ -94,11 +94,12 @@ describe('flowlens ingest / sql on the command line', () => {
 });
 
 describe('an ingest killed with SIGKILL resumes without loss or duplicates', () => {
-  it('over several files, skips the finished ones and resumes the one cut off', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'flowlens-kill-fast-'));
+  it('over several files, skips the finished ones and resumes the one cut off', { timeout: 180_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flowlens-kill-files-'));
     const db = join(dir, 'store');
     const files = 8;
-    const per = 60_000;
+    // Big enough for the writer thread (batches of 32,768 rows and more), small enough to be quick.
+    const per = 40_000;
     const text = lines(per * files).split('\n');
     const header = text[0];
     for (let f = 0; f < files; f++) writeFileSync(join(dir, `part-${f}.log.gz`), gzipSync([header, ...text.slice(1 + f * per, 1 + (f + 1) * per)].join('\n') + '\n'));
@@ -134,7 +135,7 @@ describe('an ingest killed with SIGKILL resumes without loss or duplicates', () 
     expect(JSON.parse(c.stdout)).toEqual([{ n: per * files, d: per * files }]);
   });
 
-  it('in one big file, resumes after the last committed chunk', async () => {
+  it('in one big file, resumes after the last committed chunk', { timeout: 180_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'flowlens-kill-'));
     const db = join(dir, 'store');
     const n = 400_000;

@@ -9,7 +9,7 @@ import { QueryError } from './errors.ts';
 import { normalizeColumns, type ColumnInfo } from './fields.ts';
 import { parseQuery } from './parser.ts';
 import { planRollup, rollupRelation } from './rollup.ts';
-import { freshRollupDays, hasRollups } from '../store/rollups.ts';
+import { freshRollupDays, hasRollups, storedDays } from '../store/rollups.ts';
 
 export { parseQuery } from './parser.ts';
 export { QueryError } from './errors.ts';
@@ -124,6 +124,7 @@ async function compileOverRollups(store: QueryableStore, query: string, opts: Ru
     rows += d.rows[plan.level.name] ?? 0;
   }
   if (!days.size || (opts.rollups !== 'always' && rows > records * MAX_ROLLUP_SHARE)) return undefined;
-  const rel = rollupRelation(plan, columns, range);
+  const stale = (await storedDays(store.path)).filter((d) => !days.has(d));
+  const rel = rollupRelation(plan, columns, range, { fresh: [...days.keys()], stale });
   return { compiled: compilePipeline(plan.query, new DuckDbVisitor(query), rel.columns, range, rel.sql), level: plan.level.name };
 }

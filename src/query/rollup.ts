@@ -1,7 +1,7 @@
 import { enrichColumnByName, fieldByName } from '../schema/columns.ts';
 import { ROLLUP_COMPUTED, ROLLUP_DIMS, ROLLUP_LEVELS, recordAsRollupSql, rollupView, type RollupLevel } from '../store/rollups.ts';
 import { ipv4NumberSql } from '../store/schema-sql.ts';
-import { sqlIdent } from '../store/sql-text.ts';
+import { sqlIdent, sqlString } from '../store/sql-text.ts';
 import type { Call, Command, Expr, Item, Query } from './ast.ts';
 import { functionSpec, UNIT_MS } from './catalog.ts';
 import type { TimeRange } from './compiler.ts';
@@ -186,26 +186,41 @@ function chooseLevel(periods: readonly (number | 'calendar')[], range: TimeRange
   return fits.find((l) => span >= l.seconds);
 }
 
+/** Which days the relation takes from rollups (fresh) and which from their records (stale). */
+export interface RollupDays {
+  fresh: readonly string[];
+  stale: readonly string[];
+}
+
 /**
  * The relation a rollup answers from (DuckDB SQL over the store's views): rollup rows of the
- * whole buckets of [lo, hi] on fresh days, and every other record in [lo, hi] as a rollup row
- * of one. `lo` and `hi` are SQL expressions (unix seconds, inclusive; undefined: open), so the
- * same text serves a query's literal range and the `flows_summary(lo, hi)` macro's arguments.
- * @example rollupRelationSql(ROLLUP_LEVELS[0], ['srcaddr'], '1700000000', '1700086399')
+ * whole buckets of [lo, hi] on fresh days; the records of the partial buckets at the edges on
+ * fresh days; the records of stale days. `lo` and `hi` are SQL expressions (unix seconds,
+ * inclusive; undefined: open), so the same text serves a query's literal range and the
+ * `flows_summary(lo, hi)` macro's arguments. The days are literals, so DuckDB skips the files
+ * of the days each part does not read.
+ * @example rollupRelationSql(ROLLUP_LEVELS[0], ['srcaddr'], '1700000000', '1700086399', { fresh: ['2023-11-14'], stale: [] })
  */
-export function rollupRelationSql(level: RollupLevel, dims: readonly string[], lo: string | undefined, hi: string | undefined): string {
+export function rollupRelationSql(level: RollupLevel, dims: readonly string[], lo: string | undefined, hi: string | undefined, days: RollupDays): string {
   const L = level.seconds;
-  const fresh = '"date" IN (SELECT day FROM rollup_days)';
+  const list = (ds: readonly string[]) => `"date" IN (${ds.map((d) => `DATE ${sqlString(d)}`).join(', ')})`;
+  const dayOf = (t: string) => `(DATE '1970-01-01' + CAST(floor((${t}) / 86400) AS INTEGER))`;
   const from = lo === undefined ? undefined : `(CAST(ceil((${lo}) / ${L}) AS BIGINT) * ${L})`;
   const to = hi === undefined ? undefined : `(CAST(floor(((${hi}) + 1) / ${L}) AS BIGINT) * ${L})`;
-  const whole = [from && `"start" >= ${from}`, to && `"start" + ${L} <= ${to}`].filter(Boolean);
-  const wholeRaw = [from && `"start" >= ${from}`, to && `"start" < ${to}`].filter(Boolean);
-  const inRange = [lo && `"start" >= (${lo})`, hi && `"start" <= (${hi})`].filter(Boolean);
-  const rollupPart = `SELECT * FROM ${rollupView(level)} WHERE ${[fresh, ...whole].join(' AND ')}`;
-  const covered = `(${[fresh, ...wholeRaw].join(' AND ')})`;
+  const inRange = [lo && `"start" >= (${lo})`, hi && `"start" <= (${hi})`, lo && `"date" >= ${dayOf(lo)}`, hi && `"date" <= ${dayOf(hi)}`].filter(Boolean) as string[];
   const computed = ROLLUP_COMPUTED.map((c) => `${c.expr} AS ${sqlIdent(c.name)}`);
-  const rawPart = `SELECT ${[...dims.map(sqlIdent), ...computed, '"start"', '"date"', ...recordAsRollupSql()].join(', ')} FROM flows WHERE ${[...inRange, `NOT coalesce(${covered}, false)`].join(' AND ')}`;
-  return `SELECT *, ${ipv4NumberSql('srcaddr')} AS srcaddr_v4, ${ipv4NumberSql('dstaddr')} AS dstaddr_v4 FROM (${rollupPart} UNION ALL BY NAME ${rawPart})`;
+  const records = (conds: string[]) => `SELECT ${[...dims.map(sqlIdent), ...computed, '"start"', '"date"', ...recordAsRollupSql()].join(', ')} FROM flows WHERE ${conds.join(' AND ')}`;
+  const parts: string[] = [];
+  if (days.fresh.length) {
+    const whole = [from && `"start" >= ${from}`, to && `"start" + ${L} <= ${to}`].filter(Boolean) as string[];
+    parts.push(`SELECT * FROM ${rollupView(level)} WHERE ${[list(days.fresh), ...inRange.filter((c) => c.startsWith('"date"')), ...whole].join(' AND ')}`);
+    const edges = [from && `"start" < ${from}`, to && `"start" >= ${to}`].filter(Boolean) as string[];
+    if (edges.length) parts.push(records([list(days.fresh), ...inRange, `(${edges.join(' OR ')})`]));
+  }
+  if (days.stale.length) parts.push(records([list(days.stale), ...inRange]));
+  // No day at all: an empty relation of the right shape.
+  if (!parts.length) parts.push(records(['false']));
+  return `SELECT *, ${ipv4NumberSql('srcaddr')} AS srcaddr_v4, ${ipv4NumberSql('dstaddr')} AS dstaddr_v4 FROM (${parts.join(' UNION ALL BY NAME ')})`;
 }
 
 /** The columns of the rollup relation over `dims` (with their types from the store's columns). */
@@ -225,9 +240,9 @@ export function rollupColumns(dims: readonly string[], columns: readonly ColumnI
 }
 
 /** The relation a plan runs on, for a query's literal range. */
-export function rollupRelation(plan: RollupPlan, columns: readonly ColumnInfo[], range: TimeRange): { sql: string; columns: ColumnInfo[] } {
+export function rollupRelation(plan: RollupPlan, columns: readonly ColumnInfo[], range: TimeRange, days: RollupDays): { sql: string; columns: ColumnInfo[] } {
   const names = new Set(columns.map((c) => c.name));
   const dims = ROLLUP_DIMS.filter((d) => names.has(d));
   const num = (t: number | undefined) => (t === undefined ? undefined : String(Math.floor(t)));
-  return { sql: `(${rollupRelationSql(plan.level, dims, num(range.from), num(range.to))}) AS rollup_rows`, columns: rollupColumns(dims, columns) };
+  return { sql: `(${rollupRelationSql(plan.level, dims, num(range.from), num(range.to), days)}) AS rollup_rows`, columns: rollupColumns(dims, columns) };
 }

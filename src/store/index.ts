@@ -5,7 +5,7 @@ import { UserError } from '../util/errors.ts';
 import { athenaViewSql, emptyFlowsDdl, ipv4NumberSql } from './schema-sql.ts';
 import { sqlString } from './sql-text.ts';
 import { STORE_MARKER } from './layout.ts';
-import { ROLLUP_DIMS, ROLLUP_LEVELS, freshDaysViewSql, hasRollups, rollupView } from './rollups.ts';
+import { ROLLUP_DIMS, ROLLUP_LEVELS, freshDaysViewSql, freshRollupDays, hasRollups, rollupView, storedDays } from './rollups.ts';
 import { rollupRelationSql } from '../query/rollup.ts';
 import { checkReadOnly } from './read-only.ts';
 
@@ -58,7 +58,7 @@ export async function openStore(path: string, opts: { threads?: number; memoryLi
       await conn.run(`CREATE VIEW ${rollupView(level)} AS SELECT * FROM read_parquet(${sqlString(glob)}, hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE})`);
     }
     await conn.run(freshDaysViewSql(root));
-    await conn.run(`CREATE MACRO flows_summary(lo, hi) AS TABLE ${rollupRelationSql(ROLLUP_LEVELS[0], ROLLUP_DIMS, 'lo', 'hi')}`);
+    await defineSummary(conn, root);
   }
   const quarantineGlob = join(root, 'quarantine', '*.jsonl');
   await conn.run(
@@ -74,7 +74,22 @@ export async function openStore(path: string, opts: { threads?: number; memoryLi
   return new DuckDBStore(path, instance, conn);
 }
 
+/**
+ * (Re)defines flows_summary(lo, hi) with the store's fresh and stale days as literals (so each
+ * part of it reads only its days' files).
+ */
+async function defineSummary(conn: DuckDBConnection, root: string): Promise<void> {
+  const fresh = await freshRollupDays(root);
+  const stale = (await storedDays(root)).filter((d) => !fresh.has(d));
+  await conn.run(`CREATE OR REPLACE MACRO flows_summary(lo, hi) AS TABLE ${rollupRelationSql(ROLLUP_LEVELS[0], ROLLUP_DIMS, 'lo', 'hi', { fresh: [...fresh.keys()], stale })}`);
+}
+
+/** How long flows_summary's day lists are trusted before a query looks at the folders again. */
+const SUMMARY_TTL_MS = 2000;
+
 class DuckDBStore implements Store {
+  private summaryAt = performance.now();
+
   constructor(
     readonly path: string,
     private readonly instance: DuckDBInstance,
@@ -83,6 +98,11 @@ class DuckDBStore implements Store {
 
   async query(sql: string, params: unknown[] = []): Promise<ResultSet> {
     await checkReadOnly(this.conn, sql);
+    // Days become fresh or stale as ingest and rollup builds go on; refresh the macro's lists.
+    if (/flows_summary/i.test(sql) && performance.now() - this.summaryAt > SUMMARY_TTL_MS && hasRollups(this.path)) {
+      await defineSummary(this.conn, resolve(this.path));
+      this.summaryAt = performance.now();
+    }
     let reader;
     try {
       if (params.length) {
