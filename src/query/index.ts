@@ -62,11 +62,8 @@ export interface RunOptions {
   readonly to?: number | Date;
   /** Skip `DESCRIBE` when the caller already knows the columns. */
   readonly columns?: readonly (string | ColumnInfo)[];
-  /**
-   * false: read the records even where a rollup could answer; 'always': use a rollup that can
-   * answer even when it hardly aggregates (tests); default: when it saves reading.
-   */
-  readonly rollups?: boolean | 'always';
+  /** false: read the records even where a rollup could answer. */
+  readonly rollups?: boolean;
 }
 
 /**
@@ -103,9 +100,6 @@ export async function runInsights(store: QueryableStore, query: string, opts: Ru
   return over ? { columns: [...c.columns], rows: r.rows, rollup: over.level } : { columns: [...c.columns], rows: r.rows };
 }
 
-/** Rollups are used when they hold at most this share of the rows of the records they cover. */
-const MAX_ROLLUP_SHARE = 0.5;
-
 /**
  * Compiles the query over the store's rollups when they give its exact answer (rollup.ts),
  * else returns undefined.
@@ -115,16 +109,10 @@ async function compileOverRollups(store: QueryableStore, query: string, opts: Ru
   const range: TimeRange = { from: seconds(opts.from), to: seconds(opts.to) };
   const plan = planRollup(parseQuery(query), columns, range);
   if (!plan) return undefined;
-  const days = await freshRollupDays(store.path);
-  // A rollup that hardly aggregates (every record its own conversation) only adds work.
-  let records = 0;
-  let rows = 0;
-  for (const d of days.values()) {
-    records += d.records;
-    rows += d.rows[plan.level.name] ?? 0;
-  }
-  if (!days.size || (opts.rollups !== 'always' && rows > records * MAX_ROLLUP_SHARE)) return undefined;
-  const stale = (await storedDays(store.path)).filter((d) => !days.has(d));
-  const rel = rollupRelation(plan, columns, range, { fresh: [...days.keys()], stale });
+  // The days whose rollup at the plan's level was built (the rest read their records).
+  const days = [...(await freshRollupDays(store.path))].filter(([, d]) => d.rows[plan.level.name] !== undefined).map(([day]) => day);
+  if (!days.length) return undefined;
+  const stale = (await storedDays(store.path)).filter((d) => !days.includes(d));
+  const rel = rollupRelation(plan, columns, range, { fresh: days, stale });
   return { compiled: compilePipeline(plan.query, new DuckDbVisitor(query), rel.columns, range, rel.sql), level: plan.level.name };
 }

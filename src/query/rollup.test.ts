@@ -10,23 +10,28 @@ import { planRollup } from './rollup.ts';
 
 const T0 = Date.UTC(2024, 0, 1) / 1000;
 
-/** Three days of records: a few conversations repeating, NODATA, UDP, REJECTs, an IPv6 pair. */
-function lines(day: number, n: number, seed: number): string {
+/**
+ * Records of one day: a few conversations repeating within two busy hours (so every rollup
+ * level aggregates), NODATA, UDP, REJECTs, an IPv6 pair; `spread` scatters them over the whole
+ * day and over many more addresses instead (then no level halves what it aggregates).
+ */
+function lines(day: number, n: number, seed: number, spread = false): string {
   const out: string[] = [];
   let s = seed;
   const rnd = (k: number) => {
     s = (Math.imul(s, 1103515245) + 12345) >>> 0;
     return s % k;
   };
+  const hosts = spread ? 200 : 2;
   for (let i = 0; i < n; i++) {
-    const t = T0 + day * 86400 + rnd(86400);
+    const t = T0 + day * 86400 + (spread ? rnd(86400) : 36_000 + rnd(7200));
     if (rnd(50) === 0) {
       out.push(`2 123456789012 eni-0a - - - - - - - ${t} ${t + 59} - NODATA`);
       continue;
     }
     const v6 = rnd(40) === 0;
-    const src = v6 ? '2001:db8::1' : `10.0.${rnd(3)}.${rnd(20)}`;
-    const dst = v6 ? '2001:db8::2' : rnd(4) === 0 ? `192.0.2.${rnd(10)}` : `10.1.0.${rnd(5)}`;
+    const src = v6 ? '2001:db8::1' : `10.0.${rnd(2)}.${rnd(hosts)}`;
+    const dst = v6 ? '2001:db8::2' : rnd(4) === 0 ? `192.0.2.${rnd(hosts)}` : `10.1.0.${rnd(hosts)}`;
     const proto = rnd(5) === 0 ? 17 : 6;
     const dport = [22, 443, 53, 3389][rnd(4)];
     out.push(`2 123456789012 eni-0a ${src} ${dst} ${40000 + rnd(20000)} ${dport} ${proto} ${1 + rnd(20)} ${40 + rnd(5000)} ${t} ${t + 59} ${rnd(6) === 0 ? 'REJECT' : 'ACCEPT'} OK`);
@@ -55,7 +60,7 @@ describe('queries answered from rollups', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'flowlens-rollup-'));
     db = join(dir, 'db');
-    for (let d = 0; d < 3; d++) writeFileSync(join(dir, `day${d}.log`), lines(d, 3000, 7 + d));
+    for (let d = 0; d < 3; d++) writeFileSync(join(dir, `day${d}.log`), lines(d, 20_000, 7 + d));
     await ingestPaths([dir], { db });
     // A fourth file lands on day 1 after its rollup was built: that day is stale now.
     writeFileSync(join(dir, 'late.log'), lines(1, 500, 99));
@@ -79,7 +84,7 @@ describe('queries answered from rollups', () => {
       const columns = await describeFlows(store);
       for (const q of QUERIES) {
         expect(planRollup(parseQuery(q), columns, range), q).toBeDefined();
-        const { rollup, ...fast } = await runInsights(store, q, { ...range, columns, rollups: 'always' });
+        const { rollup, ...fast } = await runInsights(store, q, { ...range, columns });
         const slow = await runInsights(store, q, { ...range, columns, rollups: false });
         expect(rollup, `${q} over ${label} used a rollup`).toMatch(/^(5m|1h|1d)$/);
         expect(slow.rollup).toBeUndefined();
@@ -92,14 +97,14 @@ describe('queries answered from rollups', () => {
     expect(await buildRollups(db)).toEqual(['2024-01-02']);
     const columns = await describeFlows(store);
     for (const q of QUERIES) {
-      const { rollup, ...fast } = await runInsights(store, q, { columns, rollups: 'always' });
+      const { rollup, ...fast } = await runInsights(store, q, { columns });
       expect(rollup).toBeDefined();
       expect(fast).toEqual(await runInsights(store, q, { columns, rollups: false }));
     }
   });
 
   it('offers the same to SQL as flows_summary(lo, hi)', async () => {
-    for (const [lo, hi] of [[T0, T0 + 3 * 86400 - 1], [T0 + 5000, T0 + 2 * 86400 + 40_000], [T0 + 80_000, T0 + 93_000]]) {
+    for (const [lo, hi] of [[T0, T0 + 3 * 86400 - 1], [T0 + 5000, T0 + 2 * 86400 + 40_000], [T0 + 40_000, T0 + 86400 + 38_000]]) {
       const a = await store.query(`SELECT srcaddr, action, sum(__records)::BIGINT AS n, sum(__bytes_sum)::BIGINT AS b, max(__bytes_max) AS m FROM flows_summary(${lo}, ${hi}) GROUP BY ALL ORDER BY ALL`);
       const b = await store.query(`SELECT srcaddr, action, count(*) AS n, sum(bytes)::BIGINT AS b, max(bytes) AS m FROM flows WHERE start BETWEEN ${lo} AND ${hi} GROUP BY ALL ORDER BY ALL`);
       expect(a.rows.length).toBeGreaterThan(0);
@@ -109,11 +114,21 @@ describe('queries answered from rollups', () => {
     await expect(store.query(`SELECT * FROM glob('${db}/*')`)).rejects.toThrow(/not allowed/);
   });
 
-  it('reads the records when a rollup would hardly aggregate them', async () => {
-    // Three thousand records a day over hundreds of conversations and 24 hours: the hourly
-    // rollup is nearly as long as the records.
-    const r = await runInsights(store, QUERIES[0], { from: T0 + 86400 * 2 - 3600, to: T0 + 86400 * 3 - 1 });
-    expect(r.rollup).toBeUndefined();
+  it('builds no level that would not halve what it aggregates, and then reads the records', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'flowlens-rollup-spread-'));
+    writeFileSync(join(d, 'x.log'), lines(0, 3000, 5, true));
+    await ingestPaths([join(d, 'x.log')], { db: join(d, 'db') });
+    const days = await freshRollupDays(join(d, 'db'));
+    expect([...days.keys()]).toEqual(['2024-01-01']);
+    expect(days.get('2024-01-01')!.rows).toEqual({});
+    const s = await openStore(join(d, 'db'));
+    try {
+      const r = await runInsights(s, QUERIES[1]);
+      expect(r.rollup).toBeUndefined();
+      expect(r.rows.length).toBeGreaterThan(0);
+    } finally {
+      await s.close();
+    }
   });
 
   it('reads the records for what rollups cannot answer', async () => {

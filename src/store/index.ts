@@ -5,7 +5,7 @@ import { UserError } from '../util/errors.ts';
 import { athenaViewSql, emptyFlowsDdl, ipv4NumberSql } from './schema-sql.ts';
 import { sqlString } from './sql-text.ts';
 import { STORE_MARKER } from './layout.ts';
-import { ROLLUP_DIMS, ROLLUP_LEVELS, freshDaysViewSql, freshRollupDays, hasRollups, rollupView, storedDays } from './rollups.ts';
+import { ROLLUP_DIMS, ROLLUP_LEVELS, freshRollupDays, hasRollups, rollupView, storedDays } from './rollups.ts';
 import { rollupRelationSql } from '../query/rollup.ts';
 import { checkReadOnly } from './read-only.ts';
 
@@ -57,7 +57,6 @@ export async function openStore(path: string, opts: { threads?: number; memoryLi
       const glob = join(root, 'rollups', level.name, '*', 'rollup.parquet');
       await conn.run(`CREATE VIEW ${rollupView(level)} AS SELECT * FROM read_parquet(${sqlString(glob)}, hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE})`);
     }
-    await conn.run(freshDaysViewSql(root));
     await defineSummary(conn, root);
   }
   const quarantineGlob = join(root, 'quarantine', '*.jsonl');
@@ -75,13 +74,14 @@ export async function openStore(path: string, opts: { threads?: number; memoryLi
 }
 
 /**
- * (Re)defines flows_summary(lo, hi) with the store's fresh and stale days as literals (so each
- * part of it reads only its days' files).
+ * (Re)defines flows_summary(lo, hi) with the days its 5-minute rollups answer and the days it
+ * reads records for as literals (so each part reads only its days' files).
  */
 async function defineSummary(conn: DuckDBConnection, root: string): Promise<void> {
-  const fresh = await freshRollupDays(root);
-  const stale = (await storedDays(root)).filter((d) => !fresh.has(d));
-  await conn.run(`CREATE OR REPLACE MACRO flows_summary(lo, hi) AS TABLE ${rollupRelationSql(ROLLUP_LEVELS[0], ROLLUP_DIMS, 'lo', 'hi', { fresh: [...fresh.keys()], stale })}`);
+  const level = ROLLUP_LEVELS[0];
+  const built = [...(await freshRollupDays(root))].filter(([, d]) => d.rows[level.name] !== undefined).map(([day]) => day);
+  const stale = (await storedDays(root)).filter((d) => !built.includes(d));
+  await conn.run(`CREATE OR REPLACE MACRO flows_summary(lo, hi) AS TABLE ${rollupRelationSql(level, ROLLUP_DIMS, 'lo', 'hi', { fresh: built, stale })}`);
 }
 
 /** How long flows_summary's day lists are trusted before a query looks at the folders again. */

@@ -109,9 +109,11 @@ export function recordAsRollupSql(): string[] {
 
 interface Covers {
   files: { name: string; size: number }[];
-  /** Records the day holds, and rows of this rollup. */
+  /** Records the day holds, and rows of this rollup (estimated when skipped). */
   records?: number;
   rows?: number;
+  /** Not built: it would not have halved the rows it is made from. */
+  skipped?: boolean;
 }
 
 /** The record files of a day folder, as a rollup's covers.json lists them. */
@@ -131,14 +133,16 @@ export async function invalidateRollups(root: string, day: string): Promise<void
   for (const level of ROLLUP_LEVELS) await rm(join(root, 'rollups', level.name, `date=${day}`, 'covers.json'), { force: true });
 }
 
-/** A fresh day's rollup sizes: records of the day, and rollup rows per level. */
+/** A fresh day's rollups: records of the day, and the rows of each level that was built. */
 export interface RollupDay {
   records: number;
+  /** Level name → rows; a level left out was not built (it would not aggregate). */
   rows: Record<string, number>;
 }
 
 /**
- * The days whose rollups are fresh (covers.json present at every level), with their sizes.
+ * The days whose rollups are fresh (covers.json present at every level, built or skipped),
+ * with their sizes.
  * @example [...(await freshRollupDays(db)).keys()] // ['2024-01-01', ...]
  */
 export async function freshRollupDays(root: string): Promise<Map<string, RollupDay>> {
@@ -155,22 +159,11 @@ export async function freshRollupDays(root: string): Promise<Map<string, RollupD
         .catch(() => undefined);
       if (!covers) fresh = false;
       size.records = covers?.records ?? 0;
-      size.rows[level.name] = covers?.rows ?? 0;
+      if (covers && !covers.skipped) size.rows[level.name] = covers.rows ?? 0;
     }
     if (fresh) out.set(part.slice(5), size);
   }
   return out;
-}
-
-/**
- * SQL (for openStore): the view of fresh days, from the covers.json files every level has
- * (the same rule as freshRollupDays).
- */
-export function freshDaysViewSql(root: string): string {
-  const per = ROLLUP_LEVELS.map(
-    (l) => `SELECT CAST(regexp_extract(file, 'date=([0-9]{4}-[0-9]{2}-[0-9]{2})', 1) AS DATE) AS day FROM glob(${sqlString(join(root, 'rollups', l.name, 'date=*', 'covers.json'))})`,
-  );
-  return `CREATE OR REPLACE VIEW rollup_days AS ${per.join(' INTERSECT ')}`;
 }
 
 /** Days (YYYY-MM-DD) that have record files. */
@@ -211,23 +204,35 @@ export async function buildRollups(root: string, days?: readonly string[], opts:
       const dims = ROLLUP_DIMS.filter((d) => have.has(d)).map(sqlIdent);
       const computed = ROLLUP_COMPUTED.filter((c) => c.needs.every((n) => have.has(n)));
       const measures = ROLLUP_MEASURES.filter((m) => !m.column || have.has(m.column));
+      const bucketOf = (L: number) => (have.has('start') ? `"start" - "start" % ${L}` : 'NULL::BIGINT');
+      // How many rows each level would have, estimated from the keys that decide it (the
+      // enrichment columns follow the addresses): a level that would not halve what it
+      // aggregates is not built, and queries read the records (or the finer level) instead.
+      const core = ['srcaddr', 'dstaddr', 'protocol', 'action', 'log_status', 'interface_id', 'app_port'].filter((d) => have.has(d)).map(sqlIdent);
+      const est = (await conn.runAndReadAll(`SELECT count(*), ${ROLLUP_LEVELS.map((l) => `approx_count_distinct(hash(${[bucketOf(l.seconds), ...core].join(', ')}))`).join(', ')} FROM ${src}`)).getRows()[0].map(Number);
+      const records = est[0];
       let from = src;
-      for (const level of ROLLUP_LEVELS) {
+      let fromRows = records;
+      for (const [i, level] of ROLLUP_LEVELS.entries()) {
         const dir = join(root, 'rollups', level.name, part);
         await mkdir(dir, { recursive: true });
-        // Records of formats without `start` have no bucket; queries over them read the records.
-        const bucket = have.has('start') ? `"start" - "start" % ${level.seconds}` : 'NULL::BIGINT';
-        // The finest rollup comes from the records; coarser ones from the level before.
-        const aggs = measures.map((m) => `${from === src ? m.fromRecords : m.fromRollup} AS ${m.name}`);
-        const keys = [`${bucket} AS "start"`, ...dims, ...computed.map((c) => (from === src ? `${c.expr} AS ${sqlIdent(c.name)}` : sqlIdent(c.name)))];
+        if (est[i + 1] > fromRows * MAX_ROLLUP_SHARE) {
+          await rm(join(dir, 'rollup.parquet'), { force: true });
+          await writeCovers(dir, { files, records, rows: est[i + 1], skipped: true });
+          continue;
+        }
+        // The finest rollup built comes from the records; coarser ones from the level before.
+        const fromRecords = from === src;
+        const aggs = measures.map((m) => `${fromRecords ? m.fromRecords : m.fromRollup} AS ${m.name}`);
+        const keys = [`${bucketOf(level.seconds)} AS "start"`, ...dims, ...computed.map((c) => (fromRecords ? `${c.expr} AS ${sqlIdent(c.name)}` : sqlIdent(c.name)))];
         const sql = `SELECT ${keys.join(', ')}, ${aggs.join(', ')} FROM ${from} GROUP BY ALL`;
         const tmp = join(dir, `rollup.parquet.tmp-${process.pid}`);
         await conn.run(`COPY (${sql}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
         await rename(tmp, join(dir, 'rollup.parquet'));
-        const [[rows, records]] = (await conn.runAndReadAll(`SELECT count(*), sum(__records) FROM read_parquet(${sqlString(join(dir, 'rollup.parquet'))})`)).getRows();
-        await writeFile(join(dir, 'covers.json.tmp'), JSON.stringify({ files, records: Number(records ?? 0), rows: Number(rows) } satisfies Covers) + '\n');
-        await rename(join(dir, 'covers.json.tmp'), join(dir, 'covers.json'));
+        const [[rows]] = (await conn.runAndReadAll(`SELECT count(*) FROM read_parquet(${sqlString(join(dir, 'rollup.parquet'))})`)).getRows();
+        await writeCovers(dir, { files, records, rows: Number(rows) });
         from = `read_parquet(${sqlString(join(dir, 'rollup.parquet'))})`;
+        fromRows = Number(rows);
       }
       done.push(day);
     }
@@ -236,4 +241,12 @@ export async function buildRollups(root: string, days?: readonly string[], opts:
     instance.closeSync();
   }
   return done;
+}
+
+/** A level is built only when it has at most this share of the rows it is made from. */
+export const MAX_ROLLUP_SHARE = 0.5;
+
+async function writeCovers(dir: string, covers: Covers): Promise<void> {
+  await writeFile(join(dir, 'covers.json.tmp'), JSON.stringify(covers) + '\n');
+  await rename(join(dir, 'covers.json.tmp'), join(dir, 'covers.json'));
 }

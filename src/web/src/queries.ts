@@ -150,7 +150,7 @@ export const Q = {
     const b = binSeconds(w);
     const cond = focus.startsWith('eni-') ? `interface_id = ${lit(focus)}` : `(srcaddr = ${lit(focus)} OR dstaddr = ${lit(focus)})`;
     const s = b % 300 === 0 ? summary(w, r, c, [cond]) : undefined;
-    if (s) return `SELECT start - start % ${b} AS t, sum(__bytes_sum) FILTER (WHERE action = 'ACCEPT') AS accepted, sum(__bytes_sum) FILTER (WHERE action = 'REJECT') AS rejected, sum(__records) FILTER (WHERE action = 'REJECT') AS reject_flows FROM ${s} GROUP BY 1 ORDER BY 1`;
+    if (s) return `SELECT start - start % ${b} AS t, sum(__bytes_sum) FILTER (WHERE action = 'ACCEPT') AS accepted, sum(__bytes_sum) FILTER (WHERE action = 'REJECT') AS rejected, coalesce(sum(__records) FILTER (WHERE action = 'REJECT'), 0) AS reject_flows FROM ${s} GROUP BY 1 ORDER BY 1`;
     return `SELECT start - start % ${b} AS t, sum(bytes) FILTER (WHERE action = 'ACCEPT') AS accepted, sum(bytes) FILTER (WHERE action = 'REJECT') AS rejected, count(*) FILTER (WHERE action = 'REJECT') AS reject_flows FROM flows ${where(w, r, c, [cond])} GROUP BY 1 ORDER BY 1`;
   },
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestPaths } from '../../ingest/index.ts';
 import { openStore, type Store } from '../../store/index.ts';
+import { freshRollupDays } from '../../store/rollups.ts';
 import { Columns, Q } from '../src/queries.ts';
 import type { Route, TimeWindow } from '../src/state.ts';
 
@@ -28,14 +29,15 @@ function lines(day: number, n: number, seed: number): string {
     return s % k;
   };
   for (let i = 0; i < n; i++) {
-    const t = T0 + day * 86400 + rnd(86400);
+    // Busy hours: enough records per 5 minutes and key for every rollup level to be built.
+    const t = T0 + day * 86400 + 36_000 + rnd(4 * 3600);
     const eni = `eni-0${rnd(4)}`;
     if (rnd(60) === 0) {
       out.push(`2 111111111111 ${eni} - - - - - - - ${t} ${t + 59} - NODATA`);
       continue;
     }
-    const client = rnd(3) === 0 ? `203.0.113.${rnd(8)}` : `10.0.1.${rnd(6)}`;
-    const server = `10.0.2.${rnd(4)}`;
+    const client = rnd(3) === 0 ? `203.0.113.${rnd(3)}` : `10.0.1.${rnd(3)}`;
+    const server = `10.0.2.${rnd(2)}`;
     const [port, proto] = [[5432, 6], [443, 6], [53, 17], [0, 1]][rnd(4)];
     const eph = 32768 + rnd(20000);
     // Half the records are the server side's replies (service port as the source port).
@@ -55,11 +57,13 @@ describe('dashboard panels from rollups', () => {
     const input = join(dir, 'in');
     const { mkdirSync } = await import('node:fs');
     mkdirSync(input);
-    for (let d = 0; d < 2; d++) writeFileSync(join(input, `d${d}.log`), lines(d, 4000, 3 + d));
+    for (let d = 0; d < 2; d++) writeFileSync(join(input, `d${d}.log`), lines(d, 20_000, 3 + d));
     const db = join(dir, 'db');
     await ingestPaths([input], { db, inventory: join(dir, 'inv.yaml') });
     writeFileSync(join(dir, 'late.log'), lines(1, 300, 77));
     await ingestPaths([join(dir, 'late.log')], { db, rollups: false });
+    const days = await freshRollupDays(db);
+    expect(days.get('2024-03-01')?.rows['5m']).toBeGreaterThan(0);
     store = await openStore(db);
     names = (await store.columns()).map((c) => c.name);
   }, 120_000);
@@ -68,7 +72,7 @@ describe('dashboard panels from rollups', () => {
   const windows: TimeWindow[] = [
     { from: T0, to: T0 + 2 * 86400, label: 'two days' },
     { from: T0 + 3000, to: T0 + 86400 + 7000, label: 'unaligned' },
-    { from: T0 + 86400 + 3600, to: T0 + 86400 + 5 * 3600, label: 'four hours' },
+    { from: T0 + 86400 + 10 * 3600, to: T0 + 86400 + 13 * 3600 + 500, label: 'three hours' },
   ];
   const routes = ['', 'vpc=vpc-a', 'action=REJECT', 'ip=10.0.2.1', 'eni=eni-02', 'subnet=subnet-1'].map((q): Route => ({ view: 'debug', params: new URLSearchParams(q) }));
 
