@@ -42,7 +42,8 @@ function arg(name: string, fallback: number): number {
  * Deterministic synthetic VPC traffic over 7 days, shaped like bench/synthetic.ts. With
  * `conversations` = 0 every record draws its addresses independently (nearly every record is
  * its own source/destination pair: the worst case for the pair queries); with K > 0 records
- * reuse K conversations, as real flow logs repeat the same pairs window after window.
+ * reuse K conversations, as real flow logs repeat the same pairs window after window, each
+ * logged by the interface of its conversation.
  */
 function generatorSql(rows: number, out: string, conversations: number): string {
   const pairKey = conversations > 0 ? `hash(i, 99) % ${conversations}` : 'i';
@@ -56,7 +57,7 @@ function generatorSql(rows: number, out: string, conversations: number): string 
     SELECT *, CAST(to_timestamp("start") AS DATE) AS "date" FROM (
       SELECT
         2 AS version, '123456789012' AS account_id,
-        concat('eni-', lpad(to_hex(${h(1)} % 2000), 17, '0')) AS interface_id,
+        concat('eni-', lpad(to_hex(${hp(1)} % 2000), 17, '0')) AS interface_id,
         CASE WHEN ${ok} THEN (CASE WHEN ${hp(6)} % 50 = 0 THEN concat('192.0.2.', ${hp(7)} % 254 + 1)
                                    WHEN ${hp(8)} % 2 = 0 THEN ${internal(`${hp(3)} % 5000`)}
                                    ELSE ${external(`${hp(4)} % 20000`)} END) END AS srcaddr,
