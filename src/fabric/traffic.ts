@@ -284,6 +284,9 @@ export class TrafficDriver {
         }
       }
       if (n === 0) return;
+      // start and end are whole Unix seconds, as for the data path (Math.floor below).
+      first = Math.floor(first);
+      last = Math.floor(last);
       this.hops(c.fwd, k, n, n * SYN_BYTES, first, last, 2);
       if (k.mode === 2) this.hops(c.rev, k, n, n * SYN_BYTES, first, last, 18);
       return;
