@@ -118,6 +118,7 @@ export async function runFabric(o: FabricRunOptions, traffic: Traffic): Promise<
     await writer.flush(0, tick, tick + TICK);
     const next = tick + TICK;
     if (interval === 600 && (next % 600 === 0 || final)) await writer.flush(1, Math.floor(tick / 600) * 600, Math.floor(tick / 600) * 600 + 600);
+    driver.compact();
   };
   if ('replay' in traffic) await traffic.replay(driver, step, TICK);
   else {
@@ -171,7 +172,7 @@ class WindowWriter {
     private readonly driver: TrafficDriver,
     private readonly o: WriterOptions,
   ) {
-    this.renderers = flowLogs.map((fl) => new LineRenderer(fl.fields, topo, driver.addrs, driver.serviceNames));
+    this.renderers = flowLogs.map((fl) => new LineRenderer(fl.fields, topo, driver.addrs, driver.serviceNames, driver.classes));
     this.covers = flowLogs.map((fl) => Uint8Array.from(topo.enis.map((e) => (fl.resource === e.vpc.id || fl.resource === e.subnet.id || fl.resource === e.id ? 1 : 0))));
     this.logged = Uint8Array.from(topo.enis.map((_, i) => (this.covers.some((c) => c[i]) ? 1 : 0)));
     this.counts = new Int32Array(topo.enis.length);
@@ -226,7 +227,7 @@ class WindowWriter {
       let k = 0;
       for (let r = 0; r < n; r++) {
         if (!cover[t.eni[r]] || (keep && r < n0 && !keep[r])) continue;
-        if (want >= 0 && t.status[r] === 0 && t.action[r] !== want) continue;
+        if (want >= 0 && t.status[r] === 0 && t.action(r) !== want) continue;
         rows[k++] = r;
       }
       if (k === 0) continue;

@@ -1,5 +1,5 @@
 import { formatVersion } from '../schema/columns.ts';
-import { STATUS_NODATA, STATUS_OK, type AddrTable, type FlowTable } from './flow-table.ts';
+import { ACC_STRIDE, A_BYTES, A_FIRST, A_FLAGS, A_LAST, A_PACKETS, CLASS_STRIDE, C_DST, C_PKT_DST, C_PKT_SRC, C_SRC, C_TEMPLATE, STATUS_NODATA, type AddrTable, type FlowTable, type HopClasses } from './flow-table.ts';
 import type { Topology } from './model.ts';
 
 /** A growable byte buffer that lines are written into without building strings. */
@@ -25,14 +25,7 @@ const DASH = 45;
 const SPACE = 32;
 const NL = 10;
 const DOT = 46;
-const ACCEPT = enc('ACCEPT');
-const REJECT = enc('REJECT');
 const STATUS = [enc('OK'), enc('NODATA'), enc('SKIPDATA')];
-const INGRESS = enc('ingress');
-const EGRESS = enc('egress');
-const IPV4 = enc('IPv4');
-const IPV6 = enc('IPv6');
-const BPA = enc('BPA');
 
 // Field codes for the render loop (a switch on small integers).
 const F = {
@@ -44,81 +37,171 @@ const F = {
 // Fields no VPC flow log fills (transit gateway, ECS, unversioned ones) are always `-`.
 const F_DASH = 99;
 
-// Fields that depend only on the interface (or on nothing): consecutive ones are rendered once
-// per interface into one segment, so a line is a few copies plus the per-record fields.
+// Fields that depend only on the interface (or on nothing): NODATA and SKIPDATA lines copy them
+// as per-interface segments.
 const ENI_CONSTANT = new Set<number>([F.version, F['account-id'], F['interface-id'], F['vpc-id'], F['subnet-id'], F['instance-id'], F.region, F['az-id'], F_DASH]);
-/** Ops at or above SEG copy the interface's segment (op - SEG). */
+// What an OK line takes from its row (numbers) and from its hop class (addresses); every other
+// field is its template's, so runs of them are rendered once per template.
+const NUMBERS = new Set<number>([F.srcport, F.dstport, F.packets, F.bytes, F.start, F.end, F['tcp-flags']]);
+const ADDRESSES = new Set<number>([F.srcaddr, F.dstaddr, F['pkt-srcaddr'], F['pkt-dstaddr']]);
+/** Ops at or above SEG copy segment (op - SEG). */
 const SEG = 128;
+/** Splits a format's codes into ops: runs of codes in `constant` become one segment each. */
+function plan(codes: Uint8Array, constant: (c: number) => boolean): { ops: Uint8Array; runs: number[][] } {
+  const ops: number[] = [];
+  const runs: number[][] = [];
+  for (const c of codes) {
+    if (!constant(c)) ops.push(c);
+    else if (ops.length > 0 && ops[ops.length - 1] >= SEG) runs[runs.length - 1].push(c);
+    else {
+      ops.push(SEG + runs.length);
+      runs.push([c]);
+    }
+  }
+  return { ops: Uint8Array.from(ops), runs };
+}
 
 /**
  * Renders flow table rows as AWS text lines for one format (fields in the format's order,
- * `-` where a field does not apply), straight into bytes.
- * @example new LineRenderer(DEFAULT_FIELDS, topo, addrs, services).render(table, 0, table.size, buf)
+ * `-` where a field does not apply), straight into bytes. An OK line is its template's
+ * segments (rendered once per template, separators included) around its hop class's
+ * addresses and its row's numbers.
+ * @example new LineRenderer(DEFAULT_FIELDS, topo, addrs, services, classes).render(table, 0, table.size, buf)
  */
 export class LineRenderer {
   readonly codes: Uint8Array;
   readonly header: Buffer;
-  /** What each space-separated token of a line is: a field code, or SEG + segment index. */
+  /** OK lines: a field code or SEG + segment index per op; each op ends with its separator. */
   private ops: Uint8Array;
-  /** Per interface, its constant segments. */
-  private segs: Uint8Array[][];
-  private services: Buffer[];
+  private seps: Uint8Array;
+  private runs: number[][];
+  /**
+   * Per template, its segments as views into slabs (undefined: not rendered yet). A typed
+   * array set() from a ready view costs ~20 ns whatever the length; a JS byte loop costs ~3 ns
+   * a byte here, and Buffer.copy or subarray() allocate.
+   */
+  private tsegs: (Uint8Array[] | undefined)[] = [];
+  private slab = new Uint8Array(0);
+  private slabUsed = 0;
+  private epoch = -1;
+  /** NODATA and SKIPDATA lines: per-interface segments and ops. */
+  private statusOps: Uint8Array;
+  private statusSegs: Uint8Array[][];
+  private services: string[];
+  private version: string;
   private maxLine: number;
-
   constructor(
     readonly fields: readonly string[],
-    topo: Topology,
+    private readonly topo: Topology,
     private readonly addrs: AddrTable,
     serviceNames: readonly string[],
+    private readonly classes: HopClasses,
   ) {
     this.codes = Uint8Array.from(fields.map((f) => (f in F ? F[f as keyof typeof F] : F_DASH)));
     this.header = enc(fields.join(' ') + '\n');
-    const version = String(formatVersion(fields));
-    this.services = serviceNames.map(enc);
-    // Runs of interface-constant fields become one segment each.
-    const ops: number[] = [];
-    const runs: number[][] = [];
-    for (const c of this.codes) {
-      if (!ENI_CONSTANT.has(c)) ops.push(c);
-      else if (ops.length > 0 && ops[ops.length - 1] >= SEG) runs[runs.length - 1].push(c);
-      else {
-        ops.push(SEG + runs.length);
-        runs.push([c]);
-      }
+    this.version = String(formatVersion(fields));
+    this.services = [...serviceNames];
+    const ok = plan(this.codes, (c) => !NUMBERS.has(c) && !ADDRESSES.has(c));
+    this.ops = ok.ops;
+    this.runs = ok.runs;
+    const nops = this.ops.length;
+    this.seps = this.ops.map((_, i) => (i === nops - 1 ? NL : SPACE));
+    const st = plan(this.codes, (c) => ENI_CONSTANT.has(c));
+    this.statusOps = st.ops;
+    this.statusSegs = topo.enis.map((e) => st.runs.map((run) => enc(run.map((c) => this.eniText(c, e)).join(' '))));
+    const longestSeg = Math.max(0, ...this.statusSegs.flatMap((l) => l.map((b) => b.length)));
+    // Numbers take at most 20 digits, addresses 39 characters, names of services and ids less.
+    this.maxLine = this.codes.length * 48 + longestSeg * st.runs.length + 16;
+  }
+
+  private eniText(c: number, e: Topology['enis'][number]): string {
+    switch (c) {
+      case F.version:
+        return this.version;
+      case F['account-id']:
+        return e.account;
+      case F['interface-id']:
+        return e.id;
+      case F['vpc-id']:
+        return e.vpc.id;
+      case F['subnet-id']:
+        return e.subnet.id;
+      case F['instance-id']:
+        return e.instanceId ?? '-';
+      case F.region:
+        return this.topo.region;
+      case F['az-id']:
+        return e.subnet.azId;
+      default:
+        return '-';
     }
-    this.ops = Uint8Array.from(ops);
-    const text = (c: number, e: Topology['enis'][number]): string => {
-      switch (c) {
-        case F.version:
-          return version;
-        case F['account-id']:
-          return e.account;
-        case F['interface-id']:
-          return e.id;
-        case F['vpc-id']:
-          return e.vpc.id;
-        case F['subnet-id']:
-          return e.subnet.id;
-        case F['instance-id']:
-          return e.instanceId ?? '-';
-        case F.region:
-          return topo.region;
-        case F['az-id']:
-          return e.subnet.azId;
-        default:
-          return '-';
+  }
+
+  /** A field of an OK record that its template decides. */
+  private templateText(c: number, tpl: number): string {
+    const k = this.classes;
+    switch (c) {
+      case F.protocol:
+        return String(k.tProto[tpl]);
+      case F.action:
+        return k.tAction[tpl] === 0 ? 'ACCEPT' : 'REJECT';
+      case F['log-status']:
+        return 'OK';
+      case F.type:
+        return k.tV6[tpl] ? 'IPv6' : 'IPv4';
+      case F['pkt-src-aws-service']:
+        return k.tSvcSrc[tpl] !== 0 ? this.services[k.tSvcSrc[tpl]] : '-';
+      case F['pkt-dst-aws-service']:
+        return k.tSvcDst[tpl] !== 0 ? this.services[k.tSvcDst[tpl]] : '-';
+      case F['flow-direction']:
+        return k.tEgress[tpl] ? 'egress' : 'ingress';
+      case F['traffic-path']:
+        return k.tPath[tpl] !== 0 ? String(k.tPath[tpl]) : '-';
+      case F['reject-reason']:
+        return k.tBpa[tpl] !== 0 ? 'BPA' : '-';
+      default:
+        return this.eniText(c, this.topo.enis[k.tEni[tpl]]);
+    }
+  }
+
+  /** Renders a template's segments (separators included) into views of a slab. */
+  private segments(tpl: number): Uint8Array[] {
+    const nseg = this.runs.length;
+    const out: Uint8Array[] = [];
+    let opIndex = 0;
+    for (let k = 0; k < nseg; k++) {
+      while (this.ops[opIndex] !== SEG + k) opIndex++;
+      const str = this.runs[k].map((c) => this.templateText(c, tpl)).join(' ') + (this.seps[opIndex] === NL ? '\n' : ' ');
+      const text = enc(str);
+      if (this.slabUsed + text.length > this.slab.length) {
+        // Slabs never move: views into full ones stay valid.
+        this.slab = new Uint8Array(Math.max(1 << 14, text.length));
+        this.slabUsed = 0;
       }
-    };
-    this.segs = topo.enis.map((e) => runs.map((run) => enc(run.map((c) => text(c, e)).join(' '))));
-    const longestSeg = Math.max(0, ...this.segs.flatMap((l) => l.map((b) => b.length)));
-    this.maxLine = this.codes.length * 48 + longestSeg * runs.length + 16;
+      const v = this.slab.subarray(this.slabUsed, this.slabUsed + text.length);
+      v.set(text);
+      this.slabUsed += text.length;
+      out.push(v);
+    }
+    this.tsegs[tpl] = out;
+    return out;
+  }
+
+  private checkEpoch(): void {
+    if (this.epoch === this.classes.epoch) return;
+    // The classes were renumbered: what was cached per template no longer applies.
+    this.epoch = this.classes.epoch;
+    this.tsegs = [];
   }
 
   /** Renders rows [from, to) of the table (or the listed rows) as lines. */
   render(t: FlowTable, from: number, to: number, out: ByteBuf, rows?: Int32Array): void {
+    this.checkEpoch();
     const ops = this.ops;
+    const seps = this.seps;
     const nops = ops.length;
-    const segs = this.segs;
+    const data = this.classes.data;
+    const acc = t.acc;
     const addrs = this.addrs;
     out.ensure(this.maxLine * Math.min(to - from, 64));
     let buf = out.buf;
@@ -130,91 +213,81 @@ export class LineRenderer {
         out.ensure(this.maxLine * Math.min(to - k, 4096));
         buf = out.buf;
       }
-      const ok = t.status[r] === STATUS_OK;
-      const eseg = segs[t.eni[r]];
+      const hc = t.hc[r];
+      if (hc < 0) {
+        p = this.statusLine(t, r, buf, p);
+        continue;
+      }
+      const d = hc * CLASS_STRIDE;
+      const tpl = data[d + C_TEMPLATE];
+      const segs = this.tsegs[tpl] ?? this.segments(tpl);
+      const a = r * ACC_STRIDE;
       for (let i = 0; i < nops; i++) {
-        if (i > 0) buf[p++] = SPACE;
         const op = ops[i];
         if (op >= SEG) {
-          p = copy(buf, p, eseg[op - SEG]);
-          continue;
-        }
-        if (!ok && op !== 10 && op !== 11 && op !== 13) {
-          buf[p++] = DASH;
+          const v = segs[op - SEG];
+          const n = v.length;
+          if (n > 6) buf.set(v, p);
+          else for (let j = 0; j < n; j++) buf[p + j] = v[j];
+          p += n;
           continue;
         }
         switch (op) {
           case 3:
-            p = addr(buf, p, addrs, t.src[r]);
+            p = addr(buf, p, addrs, data[d + C_SRC]);
             break;
           case 4:
-            p = addr(buf, p, addrs, t.dst[r]);
-            break;
-          case 5:
-            p = uint(buf, p, t.sport[r]);
-            break;
-          case 6:
-            p = uint(buf, p, t.dport[r]);
-            break;
-          case 7:
-            p = uint(buf, p, t.proto[r]);
-            break;
-          case 8:
-            p = uint(buf, p, t.packets[r]);
-            break;
-          case 9:
-            p = uint(buf, p, t.bytes[r]);
-            break;
-          case 10:
-            p = uint(buf, p, t.first[r]);
-            break;
-          case 11:
-            p = uint(buf, p, t.last[r]);
-            break;
-          case 12:
-            p = copy(buf, p, t.action[r] === 0 ? ACCEPT : REJECT);
-            break;
-          case 13:
-            p = copy(buf, p, STATUS[t.status[r]]);
-            break;
-          case 17:
-            p = uint(buf, p, t.flags[r]);
-            break;
-          case 18:
-            p = copy(buf, p, addrs.isV6(t.src[r]) ? IPV6 : IPV4);
+            p = addr(buf, p, addrs, data[d + C_DST]);
             break;
           case 19:
-            p = addr(buf, p, addrs, t.pktSrc[r]);
+            p = addr(buf, p, addrs, data[d + C_PKT_SRC]);
             break;
           case 20:
-            p = addr(buf, p, addrs, t.pktDst[r]);
+            p = addr(buf, p, addrs, data[d + C_PKT_DST]);
             break;
-          case 23:
-            if (t.svcSrc[r] !== 0) p = copy(buf, p, this.services[t.svcSrc[r]]);
-            else buf[p++] = DASH;
+          case 5:
+            p = uint(buf, p, t.ports[r] >>> 16);
             break;
-          case 24:
-            if (t.svcDst[r] !== 0) p = copy(buf, p, this.services[t.svcDst[r]]);
-            else buf[p++] = DASH;
+          case 6:
+            p = uint(buf, p, t.ports[r] & 0xffff);
             break;
-          case 25:
-            p = copy(buf, p, t.egress[r] ? EGRESS : INGRESS);
+          case 8:
+            p = uint(buf, p, acc[a + A_PACKETS]);
             break;
-          case 26:
-            if (t.path[r] !== 0) p = uint(buf, p, t.path[r]);
-            else buf[p++] = DASH;
+          case 9:
+            p = uint(buf, p, acc[a + A_BYTES]);
             break;
-          case 27:
-            if (t.bpa[r] !== 0) p = copy(buf, p, BPA);
-            else buf[p++] = DASH;
+          case 10:
+            p = uint(buf, p, acc[a + A_FIRST]);
+            break;
+          case 11:
+            p = uint(buf, p, acc[a + A_LAST]);
             break;
           default:
-            buf[p++] = DASH;
+            p = uint(buf, p, acc[a + A_FLAGS]);
         }
+        buf[p++] = seps[i];
       }
-      buf[p++] = NL;
     }
     out.pos = p;
+  }
+
+  /** A NODATA or SKIPDATA line: the interface's fields, the window and the status; `-` elsewhere. */
+  private statusLine(t: FlowTable, r: number, buf: Uint8Array, p: number): number {
+    const ops = this.statusOps;
+    const eseg = this.statusSegs[t.eni[r]];
+    const a = r * ACC_STRIDE;
+    for (let i = 0; i < ops.length; i++) {
+      if (i > 0) buf[p++] = SPACE;
+      const op = ops[i];
+      if (op >= SEG) p = copy(buf, p, eseg[op - SEG]);
+      else if (op === F.start) p = uint(buf, p, t.acc[a + A_FIRST]);
+      else if (op === F.end) p = uint(buf, p, t.acc[a + A_LAST]);
+      else if (op === F['log-status']) p = copy(buf, p, STATUS[t.status[r]]);
+      else buf[p++] = DASH;
+    }
+    buf[p++] = NL;
+    return p;
   }
 
   /** One row as a string (for CloudWatch events and tests). */

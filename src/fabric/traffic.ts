@@ -1,4 +1,4 @@
-import { AddrTable, FlowTable } from './flow-table.ts';
+import { AddrTable, FlowTable, HopClasses } from './flow-table.ts';
 import type { Ip } from './ip.ts';
 import type { Topology } from './model.ts';
 import { PortRole, traceConnection, type Hop, type Trace } from './policy.ts';
@@ -21,23 +21,18 @@ export const enum Close {
 
 /** A hop compiled for the hot loop: ids and codes instead of objects. */
 interface CHop {
-  eni: number;
   /** Window class: 0 = the 60 s table, 1 = the 600 s table. */
   cls: number;
-  src: number;
-  dst: number;
-  pktSrc: number;
-  pktDst: number;
-  sport: number;
-  dport: number;
+  /** Hop class (what the record shows besides ports and counts), its key class and interface. */
+  hc: number;
+  kc: number;
+  eni: number;
   srcRole: PortRole;
   dstRole: PortRole;
-  action: number;
-  egress: number;
-  path: number;
-  svcSrc: number;
-  svcDst: number;
-  bpa: number;
+  /** The classes' epoch `hc` belongs to. */
+  epoch: number;
+  /** What the class is made of, to intern the hop again after the classes were cleared. */
+  v: Parameters<HopClasses['intern']>;
 }
 
 interface Compiled {
@@ -86,7 +81,8 @@ interface Conn {
 export class TrafficDriver {
   readonly addrs = new AddrTable();
   /** [60 s table, interval table]. */
-  readonly tables: [FlowTable, FlowTable] = [new FlowTable(1 << 14), new FlowTable(1 << 14)];
+  readonly classes = new HopClasses();
+  readonly tables: [FlowTable, FlowTable] = [new FlowTable(this.classes, 1 << 14), new FlowTable(this.classes, 1 << 14)];
   readonly serviceNames: string[] = [''];
   /** Window class of each interface. */
   readonly eniClass: Uint8Array;
@@ -155,8 +151,8 @@ export class TrafficDriver {
     const t = traceConnection(topo, { src, dst, protocol: proto, srcPort: sport, dstPort: dport, icmpType: icmp ? icmpType : undefined, icmpCode: icmp ? 0 : undefined }, natPort, tracked);
     c = {
       unlogged: t.forward.unlogged,
-      fwd: this.compileHops(t.forward),
-      rev: t.reverse ? this.compileHops(t.reverse) : [],
+      fwd: this.compileHops(t.forward, proto),
+      rev: t.reverse ? this.compileHops(t.reverse, proto) : [],
       fwdDelivered: t.forward.delivered,
       revDelivered: t.reverse?.delivered ?? false,
     };
@@ -164,25 +160,59 @@ export class TrafficDriver {
     return c;
   }
 
-  private compileHops(t: Trace): CHop[] {
-    return t.hops.map((h: Hop) => ({
-      eni: h.eni.index,
-      cls: this.eniClass[h.eni.index],
-      src: this.addrs.id(h.srcaddr),
-      dst: this.addrs.id(h.dstaddr),
-      pktSrc: this.addrs.id(h.pktSrcaddr),
-      pktDst: this.addrs.id(h.pktDstaddr),
-      sport: h.srcport,
-      dport: h.dstport,
-      srcRole: h.srcPortRole,
-      dstRole: h.dstPortRole,
-      action: h.decision.action === 'ACCEPT' ? 0 : 1,
-      egress: h.direction === 'egress' ? 1 : 0,
-      path: h.trafficPath,
-      svcSrc: this.serviceIndex(h.pktSrcService),
-      svcDst: this.serviceIndex(h.pktDstService),
-      bpa: h.decision.rejectReason === 'BPA' ? 1 : 0,
-    }));
+  private compileHops(t: Trace, proto: number): CHop[] {
+    const addrs = this.addrs;
+    return t.hops.map((h: Hop) => {
+      const c: CHop = {
+        cls: this.eniClass[h.eni.index],
+        hc: 0,
+        kc: 0,
+        eni: h.eni.index,
+        srcRole: h.srcPortRole,
+        dstRole: h.dstPortRole,
+        epoch: -1,
+        v: [
+          h.eni.index,
+          addrs.id(h.srcaddr),
+          addrs.id(h.dstaddr),
+          addrs.id(h.pktSrcaddr),
+          addrs.id(h.pktDstaddr),
+          proto,
+          h.decision.action === 'ACCEPT' ? 0 : 1,
+          h.direction === 'egress' ? 1 : 0,
+          h.trafficPath,
+          this.serviceIndex(h.pktSrcService),
+          this.serviceIndex(h.pktDstService),
+          h.decision.rejectReason === 'BPA' ? 1 : 0,
+          typeof h.srcaddr === 'bigint',
+        ],
+      };
+      this.intern(c);
+      return c;
+    });
+  }
+
+  private intern(c: CHop): void {
+    c.hc = this.classes.intern(...c.v);
+    c.kc = this.classes.key(c.hc);
+    c.epoch = this.classes.epoch;
+  }
+
+  /**
+   * Bounds the hop classes over a long run: once past a limit, and only while both tables are
+   * empty (right after windows closed), classes and compiled traces are dropped and the traces
+   * of connections still open are interned again.
+   */
+  compact(limit = 1 << 18): void {
+    if (this.classes.size < limit || this.tables[0].size > 0 || this.tables[1].size > 0) return;
+    this.classes.clear();
+    this.cache.clear();
+    const again = (c: Compiled) => {
+      for (const h of c.fwd) if (h.epoch !== this.classes.epoch) this.intern(h);
+      for (const h of c.rev) if (h.epoch !== this.classes.epoch) this.intern(h);
+    };
+    for (const k of this.pending) again(k.c);
+    for (const e of this.tracked.values()) again(e.c);
   }
 
   /**
@@ -348,7 +378,7 @@ export class TrafficDriver {
       const h = hops[i];
       const sport = ported ? (h.srcRole === PortRole.Client ? clientPort : h.srcRole === PortRole.Server ? serverPort : natPort) : 0;
       const dport = ported ? (h.dstRole === PortRole.Client ? clientPort : h.dstRole === PortRole.Server ? serverPort : natPort) : 0;
-      this.tables[h.cls].add(h.eni, h.src, h.dst, sport, dport, proto, h.action, h.pktSrc, h.pktDst, packets, bytes, first, last, flags, h.egress, h.path, h.svcSrc, h.svcDst, h.bpa);
+      this.tables[h.cls].add(h.hc, h.kc, h.eni, sport, dport, packets, bytes, first, last, flags);
     }
   }
 
@@ -418,6 +448,12 @@ class CompileCache {
       if (v === undefined) return undefined;
       if (this.src[s] === src && this.dst[s] === dst && this.pd[s] === pd && this.rest[s] === rest) return v;
     }
+  }
+
+  clear(): void {
+    this.values.fill(undefined);
+    this.size = 0;
+    this.big.clear();
   }
 
   set(src: Ip, dst: Ip, pd: number, rest: number, c: Compiled): void {
