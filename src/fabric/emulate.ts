@@ -3,7 +3,8 @@ import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { UserError } from '../util/errors.ts';
 import { FormatError, parseFormatString } from '../schema/format.ts';
-import { EmulateOptions, type Delivery, type EmulateOptionsIn } from './config.ts';
+import { availableParallelism } from 'node:os';
+import { EmulateOptions, type Delivery, type EmulateOptionsIn, type EmulateOptionsT } from './config.ts';
 import { STATUS_NODATA, STATUS_SKIPDATA, type FlowTable } from './flow-table.ts';
 import type { FlowLogSpec, Topology } from './model.ts';
 import { Rng } from './prng.ts';
@@ -11,6 +12,7 @@ import { LineRenderer } from './render.ts';
 import { resolveScenarios, type Label, type ScenarioRun } from './scenarios/index.ts';
 import { Roles } from './scenarios/kit.ts';
 import { createSink, type Sink } from './sinks/index.ts';
+import { batchOf } from './sinks/types.ts';
 import { TopologyTimeline, type TopologyChange } from './timeline.ts';
 import { loadTopology } from './topology.ts';
 import { TrafficDriver } from './traffic.ts';
@@ -40,14 +42,72 @@ const TICK = 60;
  * @example await emulate({ scenarios: ['web-app', 'ssh-brute-force'], duration: 3600, out: './flowlogs', seed: 7 })
  */
 export async function emulate(input: EmulateOptionsIn = {}): Promise<EmulateResult> {
+  const o = parseOptions(input);
+  const began = performance.now();
+  const topo = await loadTopology(o.topology as string | object | undefined);
+  const workers = shardCount(o, topo);
+  if (workers > 1) {
+    const { emulateInShards } = await import('./shards.ts');
+    const run = await emulateInShards({ ...input, labels: undefined }, o, topo, workers);
+    await writeLabels(o.labels, run.labels);
+    return { ...run, seconds: Math.round(performance.now() - began) / 1000, out: o.out, delivery: o.delivery ?? 'per-flow-log', start: o.start, end: o.start + o.duration };
+  }
+  const run = await emulateShard(o, topo);
+  await writeLabels(o.labels, run.labels);
+  return { ...run, seconds: Math.round(performance.now() - began) / 1000, out: o.out, delivery: o.delivery ?? 'per-flow-log', start: o.start, end: o.start + o.duration };
+}
+
+function parseOptions(input: EmulateOptionsIn): EmulateOptionsT {
   const parsed = EmulateOptions.safeParse(input);
   if (!parsed.success) {
     const i = parsed.error.issues[0];
     throw new UserError(`emulate: ${i.path.join('.') || 'options'}: ${i.message}`);
   }
-  const o = parsed.data;
-  const began = performance.now();
-  const topo = await loadTopology(o.topology as string | object | undefined);
+  return parsed.data;
+}
+
+async function writeLabels(path: string | undefined, labels: Label[]): Promise<void> {
+  if (!path) return;
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, labels.map((l) => JSON.stringify(l) + '\n').join(''));
+}
+
+/** A run's part: every shard sees the whole traffic and writes the delivery batches it owns. */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+/** Seconds of delivery batches a shard owns in turn (two 5-minute batches, one 600 s window). */
+const SHARD_SECONDS = 600;
+
+/** Whether a shard writes the window ending at `windowEnd` (by its delivery batch). */
+function ownsWindow(shard: Shard, windowEnd: number): boolean {
+  return Math.floor(batchOf(windowEnd) / SHARD_SECONDS) % shard.count === shard.index;
+}
+
+/**
+ * How many shards (worker threads) a run uses: `workers` when given, else one per core for a
+ * run long and large enough to pay for starting them, and only when every flow log goes to S3
+ * as text (each object then comes from one shard; CloudWatch streams, Firehose requests and
+ * Parquet conversion span batches or need DuckDB, so they stay in one thread).
+ */
+function shardCount(o: EmulateOptionsT, topo: Topology): number {
+  const text = topo.flowLogs.every((fl) => {
+    const d = o.delivery ?? (fl.destination.type === 's3' ? (fl.destination.fileFormat === 'parquet' ? 'parquet' : 's3') : fl.destination.type);
+    return d === 's3' || d === 's3-hive';
+  });
+  if (!text) return 1;
+  if (o.workers !== undefined) return o.workers;
+  if (o.pcap || o.duration < 2 * SHARD_SECONDS || o.scale * o.duration < 20_000) return 1;
+  return Math.max(1, Math.min(availableParallelism(), Math.ceil(o.duration / SHARD_SECONDS)));
+}
+
+/**
+ * One shard of a run (the whole run without `shard`): scenarios, traffic and the windows the
+ * shard owns. Labels come from every shard alike.
+ */
+export async function emulateShard(o: EmulateOptionsT, topo: Topology, shard?: Shard): Promise<Omit<EmulateResult, 'seconds' | 'out' | 'delivery' | 'start' | 'end'>> {
   const end = o.start + o.duration;
   const runs: ScenarioRun[] = [];
   if (!o.pcap) {
@@ -58,7 +118,7 @@ export async function emulate(input: EmulateOptionsIn = {}): Promise<EmulateResu
   }
   const pcap = o.pcap;
   const run = await runFabric(
-    { ...o, topo, end, changes: runs.flatMap((r) => r.changes ?? []) },
+    { ...o, topo, end, changes: runs.flatMap((r) => r.changes ?? []), shard },
     pcap
       ? {
           async replay(driver, step, tick) {
@@ -72,12 +132,7 @@ export async function emulate(input: EmulateOptionsIn = {}): Promise<EmulateResu
           },
         },
   );
-  const labels = runs.flatMap((r) => r.labels);
-  if (o.labels) {
-    await mkdir(dirname(o.labels), { recursive: true });
-    await writeFile(o.labels, labels.map((l) => JSON.stringify(l) + '\n').join(''));
-  }
-  return { ...run, seconds: Math.round(performance.now() - began) / 1000, labels, out: o.out, delivery: o.delivery ?? 'per-flow-log', start: o.start, end };
+  return { ...run, labels: runs.flatMap((r) => r.labels) };
 }
 
 /** What drives a run: a function opening the connections of each tick, or a whole replay. */
@@ -98,6 +153,8 @@ export interface FabricRunOptions {
   maxObjectBytes: number;
   delivery?: Delivery;
   firehoseUrl?: string;
+  /** Only the windows of this shard are recorded and written (see emulateShard). */
+  shard?: Shard;
 }
 
 /**
@@ -113,6 +170,8 @@ export async function runFabric(o: FabricRunOptions, traffic: Traffic): Promise<
   const end = o.end;
   const timeline = TopologyTimeline.build(topo, o.changes ?? []);
   const driver = new TrafficDriver(timeline, interval);
+  const shard = o.shard;
+  if (shard) driver.shard((windowEnd) => ownsWindow(shard, windowEnd));
   const writer = new WindowWriter(topo, flowLogs, driver, o);
   const step = async (tick: number, final = false) => {
     await writer.flush(0, tick, tick + TICK);
@@ -150,7 +209,7 @@ function overrideFlowLogs(topo: Topology, logFormat: string | undefined, interva
   return logs;
 }
 
-type WriterOptions = Pick<FabricRunOptions, 'out' | 'seed' | 'gzipLevel' | 'maxObjectBytes' | 'delivery' | 'firehoseUrl'>;
+type WriterOptions = Pick<FabricRunOptions, 'out' | 'seed' | 'gzipLevel' | 'maxObjectBytes' | 'delivery' | 'firehoseUrl' | 'shard'>;
 
 /**
  * Closes windows: adds NODATA for silent interfaces and SKIPDATA where an interface went over
@@ -192,6 +251,8 @@ class WindowWriter {
 
   async flush(cls: number, windowStart: number, windowEnd: number): Promise<void> {
     const t: FlowTable = this.driver.tables[cls];
+    // Another shard writes this window (this one recorded nothing of it).
+    if (this.o.shard && !ownsWindow(this.o.shard, windowEnd)) return;
     const n0 = t.size;
     const counts = this.counts;
     counts.fill(0);

@@ -276,6 +276,7 @@ export class FlowTable {
   }
 
   clear(): void {
+    if (this.size === 0) return;
     this.size = 0;
     this.slots.fill(0);
   }
