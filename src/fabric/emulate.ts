@@ -251,6 +251,7 @@ class WindowWriter {
 
   async flush(cls: number, windowStart: number, windowEnd: number): Promise<void> {
     const t: FlowTable = this.driver.tables[cls];
+    t.drain();
     // Another shard writes this window (this one recorded nothing of it).
     if (this.o.shard && !ownsWindow(this.o.shard, windowEnd)) return;
     const n0 = t.size;

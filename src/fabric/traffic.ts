@@ -93,9 +93,10 @@ export class TrafficDriver {
   /** Reused for connections that end inside the current tick (no allocation for most). */
   private scratch: Conn = { c: undefined as unknown as Compiled, vi: 0, src: 0, dst: 0, icmpType: 0, proto: 0, clientPort: 0, serverPort: 0, natPort: 0, t0: 0, t1: 0, mode: 0, up: 0, upBytes: 0, down: 0, downBytes: 0, close: Close.Fin, retries: 0 };
   private pending: Conn[] = [];
-  private ephemeral = new Map<Ip, number>();
+  private ephemeral = new EphemeralPorts();
   private natCounter = 0;
-  private breakpoints: Int32Array[];
+  /** Per topology version, each port's class: ports between two network ACL boundaries are judged alike. */
+  private portClasses: Uint16Array[];
   /**
    * For a shard of a parallel run: which windows (by end) this driver records. The others'
    * packets are not added (their windows are written by another shard), but connections are
@@ -113,7 +114,7 @@ export class TrafficDriver {
     const base = timeline.base;
     this.eniClass = Uint8Array.from(base.enis.map((e) => (interval === 60 || e.nitro ? 0 : 1)));
     for (const s of base.awsServices) this.serviceIndex(s.service);
-    this.breakpoints = timeline.versions.map((v) => portBreakpoints(v.topo));
+    this.portClasses = timeline.versions.map((v) => portClasses(portBreakpoints(v.topo)));
   }
 
   private serviceIndex(name: string | undefined): number {
@@ -159,9 +160,9 @@ export class TrafficDriver {
   }
 
   private compile(vi: number, src: Ip, dst: Ip, proto: number, sport: number, dport: number, icmpType: number, natPort: number, tracked = false): Compiled {
-    const bp = this.breakpoints[vi];
+    const pc = this.portClasses[vi];
     // Ports between two network ACL boundaries are judged alike, so they share one trace.
-    const ports = (((vi * 2 + (tracked ? 1 : 0)) * 65536 + portClass(bp, sport)) * 65536 + portClass(bp, natPort)) * 256 + icmpType;
+    const ports = (((vi * 2 + (tracked ? 1 : 0)) * 65536 + pc[sport]) * 65536 + pc[natPort]) * 256 + icmpType;
     const pd = proto * 65536 + dport;
     let c = this.cache.get(src, dst, pd, ports);
     if (c) return c;
@@ -223,7 +224,8 @@ export class TrafficDriver {
    * of connections still open are interned again.
    */
   compact(limit = 1 << 18): void {
-    if (this.classes.size < limit || this.tables[0].size > 0 || this.tables[1].size > 0) return;
+    const busy = (t: FlowTable) => t.size > 0 || t.queued > 0;
+    if (this.classes.size < limit || busy(this.tables[0]) || busy(this.tables[1])) return;
     this.classes.clear();
     this.cache.clear();
     const again = (c: Compiled) => {
@@ -401,7 +403,7 @@ export class TrafficDriver {
       if (owned[h.cls] === 0) continue;
       const sport = ported ? (h.srcRole === PortRole.Client ? clientPort : h.srcRole === PortRole.Server ? serverPort : natPort) : 0;
       const dport = ported ? (h.dstRole === PortRole.Client ? clientPort : h.dstRole === PortRole.Server ? serverPort : natPort) : 0;
-      this.tables[h.cls].add(h.hc, h.kc, h.eni, sport, dport, packets, bytes, first, last, flags);
+      this.tables[h.cls].queue(h.hc, h.kc, h.eni, sport, dport, packets, bytes, first, last, flags);
     }
   }
 
@@ -455,27 +457,26 @@ export class TrafficDriver {
 class CompileCache {
   private static readonly SLOTS = 1 << 19;
   private static readonly LIMIT = 200_000;
-  private src = new Float64Array(CompileCache.SLOTS);
-  private dst = new Float64Array(CompileCache.SLOTS);
-  private pd = new Float64Array(CompileCache.SLOTS);
-  private rest = new Float64Array(CompileCache.SLOTS);
-  private values: (Compiled | undefined)[] = new Array<Compiled | undefined>(CompileCache.SLOTS).fill(undefined);
-  private size = 0;
+  /** Per slot: source, destination, protocol and port, the rest, and the value's index + 1 (0 = empty). */
+  private slots = new Float64Array(CompileCache.SLOTS * 5);
+  private values: Compiled[] = [];
   private big = new Map<string, Compiled>();
 
   get(src: Ip, dst: Ip, pd: number, rest: number): Compiled | undefined {
     if (typeof src === 'bigint' || typeof dst === 'bigint') return this.big.get(`${src}|${dst}|${pd}|${rest}`);
     const mask = CompileCache.SLOTS - 1;
+    const t = this.slots;
     for (let s = slotOf(src, dst, pd, rest) & mask; ; s = (s + 1) & mask) {
-      const v = this.values[s];
-      if (v === undefined) return undefined;
-      if (this.src[s] === src && this.dst[s] === dst && this.pd[s] === pd && this.rest[s] === rest) return v;
+      const at = s * 5;
+      const v = t[at + 4];
+      if (v === 0) return undefined;
+      if (t[at] === src && t[at + 1] === dst && t[at + 2] === pd && t[at + 3] === rest) return this.values[v - 1];
     }
   }
 
   clear(): void {
-    this.values.fill(undefined);
-    this.size = 0;
+    this.slots.fill(0);
+    this.values = [];
     this.big.clear();
   }
 
@@ -485,20 +486,77 @@ class CompileCache {
       this.big.set(`${src}|${dst}|${pd}|${rest}`, c);
       return;
     }
-    if (this.size >= CompileCache.LIMIT) {
-      this.values.fill(undefined);
-      this.size = 0;
+    if (this.values.length >= CompileCache.LIMIT) {
+      this.slots.fill(0);
+      this.values = [];
     }
     const mask = CompileCache.SLOTS - 1;
+    const t = this.slots;
     let s = slotOf(src, dst, pd, rest) & mask;
-    while (this.values[s] !== undefined) s = (s + 1) & mask;
-    this.src[s] = src;
-    this.dst[s] = dst;
-    this.pd[s] = pd;
-    this.rest[s] = rest;
-    this.values[s] = c;
-    this.size++;
+    while (t[s * 5 + 4] !== 0) s = (s + 1) & mask;
+    const at = s * 5;
+    t[at] = src;
+    t[at + 1] = dst;
+    t[at + 2] = pd;
+    t[at + 3] = rest;
+    this.values.push(c);
+    t[at + 4] = this.values.length;
   }
+}
+
+/**
+ * The next ephemeral port of each client address: open addressing over one Float64Array
+ * (address, port); IPv6 addresses (bigints) go to a Map.
+ */
+class EphemeralPorts {
+  private slots = new Float64Array(1 << 17).fill(-1);
+  private mask = (1 << 16) - 1;
+  private size = 0;
+  private big = new Map<bigint, number>();
+
+  get(a: Ip): number | undefined {
+    if (typeof a === 'bigint') return this.big.get(a);
+    for (let s = ephemeralSlot(a) & this.mask; ; s = (s + 1) & this.mask) {
+      const k = this.slots[s * 2];
+      if (k === a) return this.slots[s * 2 + 1];
+      if (k < 0) return undefined;
+    }
+  }
+
+  set(a: Ip, port: number): void {
+    if (typeof a === 'bigint') {
+      this.big.set(a, port);
+      return;
+    }
+    let s = ephemeralSlot(a) & this.mask;
+    for (; ; s = (s + 1) & this.mask) {
+      const k = this.slots[s * 2];
+      if (k === a) break;
+      if (k < 0) {
+        if (++this.size * 2 > this.mask) {
+          this.grow();
+          this.set(a, port);
+          return;
+        }
+        break;
+      }
+    }
+    this.slots[s * 2] = a;
+    this.slots[s * 2 + 1] = port;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    this.slots = new Float64Array(old.length * 2).fill(-1);
+    this.mask = this.mask * 2 + 1;
+    this.size = 0;
+    for (let at = 0; at < old.length; at += 2) if (old[at] >= 0) this.set(old[at], old[at + 1]);
+  }
+}
+
+function ephemeralSlot(a: number): number {
+  const h = Math.imul((a | 0) ^ 0x9e3779b9, 0x85ebca6b);
+  return (h ^ (h >>> 15)) >>> 0;
 }
 
 function slotOf(src: number, dst: number, pd: number, rest: number): number {
@@ -532,4 +590,11 @@ function portClass(bp: Int32Array, port: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/** portClass for every port at once (a lookup per connection instead of a binary search). */
+function portClasses(bp: Int32Array): Uint16Array {
+  const t = new Uint16Array(65536);
+  for (let p = 0; p < 65536; p++) t[p] = portClass(bp, p);
+  return t;
 }
