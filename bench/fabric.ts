@@ -18,6 +18,7 @@ const scale = Number(arg('scale', '400'));
 const duration = Number(arg('duration', '1800'));
 const levels = arg('levels', '1,6').split(',').map(Number);
 const logFormat = process.argv.includes('--format') ? arg('format', '') : undefined;
+const workers = process.argv.includes('--workers') ? Number(arg('workers', '1')) : undefined;
 
 /** CPU seconds of this process's main thread (Linux; the shared machine's other load does not count). */
 function mainThreadCpu(): number {
@@ -35,7 +36,7 @@ for (const level of levels) {
   try {
     const cpu0 = process.cpuUsage();
     const main0 = mainThreadCpu();
-    const r = await emulate({ scenarios: ['web-app'], scale, duration, seed: 1, out, gzipLevel: level, logFormat });
+    const r = await emulate({ scenarios: ['web-app'], scale, duration, seed: 1, out, gzipLevel: level, logFormat, workers });
     const rss = process.resourceUsage().maxRSS / 1024;
     // CPU seconds of all threads (main + compression): the figure that other load on the machine disturbs least.
     const cpu = process.cpuUsage(cpu0);
