@@ -12,7 +12,7 @@ import { LineRenderer } from './render.ts';
 import { resolveScenarios, type Label, type ScenarioRun } from './scenarios/index.ts';
 import { Roles } from './scenarios/kit.ts';
 import { createSink, type Sink } from './sinks/index.ts';
-import { batchOf } from './sinks/types.ts';
+import { RenderThreads } from './render-threads.ts';
 import { TopologyTimeline, type TopologyChange } from './timeline.ts';
 import { loadTopology } from './topology.ts';
 import { TrafficDriver } from './traffic.ts';
@@ -45,16 +45,34 @@ export async function emulate(input: EmulateOptionsIn = {}): Promise<EmulateResu
   const o = parseOptions(input);
   const began = performance.now();
   const topo = await loadTopology(o.topology as string | object | undefined);
-  const workers = shardCount(o, topo);
-  if (workers > 1) {
-    const { emulateInShards } = await import('./shards.ts');
-    const run = await emulateInShards({ ...input, labels: undefined }, o, topo, workers);
-    await writeLabels(o.labels, run.labels);
-    return { ...run, seconds: Math.round(performance.now() - began) / 1000, out: o.out, delivery: o.delivery ?? 'per-flow-log', start: o.start, end: o.start + o.duration };
+  const threads = renderThreadCount(o, topo);
+  const end = o.start + o.duration;
+  const runs: ScenarioRun[] = [];
+  if (!o.pcap) {
+    const roles = new Roles(topo);
+    for (const def of resolveScenarios(o.scenarios)) {
+      runs.push(def.create({ topo, rng: new Rng(o.seed, def.name), start: o.start, end, scale: o.scale, roles }));
+    }
   }
-  const run = await emulateShard(o, topo);
-  await writeLabels(o.labels, run.labels);
-  return { ...run, seconds: Math.round(performance.now() - began) / 1000, out: o.out, delivery: o.delivery ?? 'per-flow-log', start: o.start, end: o.start + o.duration };
+  const pcap = o.pcap;
+  const run = await runFabric(
+    { ...o, topo, end, changes: runs.flatMap((r) => r.changes ?? []), renderThreads: threads > 0 ? { input: { ...input, labels: undefined }, count: threads } : undefined },
+    pcap
+      ? {
+          async replay(driver, step, tick) {
+            const { replayCapture } = await import('./pcap/replay.ts');
+            await replayCapture(pcap, driver, step, tick);
+          },
+        }
+      : {
+          tick(from, to, d) {
+            for (const r of runs) r.tick(from, to, d);
+          },
+        },
+  );
+  const labels = runs.flatMap((r) => r.labels);
+  await writeLabels(o.labels, labels);
+  return { ...run, seconds: Math.round(performance.now() - began) / 1000, labels, out: o.out, delivery: o.delivery ?? 'per-flow-log', start: o.start, end };
 }
 
 function parseOptions(input: EmulateOptionsIn): EmulateOptionsT {
@@ -72,67 +90,23 @@ async function writeLabels(path: string | undefined, labels: Label[]): Promise<v
   await writeFile(path, labels.map((l) => JSON.stringify(l) + '\n').join(''));
 }
 
-/** A run's part: every shard sees the whole traffic and writes the delivery batches it owns. */
-export interface Shard {
-  index: number;
-  count: number;
-}
-
-/** Seconds of delivery batches a shard owns in turn (two 5-minute batches, one 600 s window). */
-const SHARD_SECONDS = 600;
-
-/** Whether a shard writes the window ending at `windowEnd` (by its delivery batch). */
-function ownsWindow(shard: Shard, windowEnd: number): boolean {
-  return Math.floor(batchOf(windowEnd) / SHARD_SECONDS) % shard.count === shard.index;
-}
-
 /**
- * How many shards (worker threads) a run uses: `workers` when given, else one per core for a
- * run long and large enough to pay for starting them, and only when every flow log goes to S3
- * as text (each object then comes from one shard; CloudWatch streams, Firehose requests and
- * Parquet conversion span batches or need DuckDB, so they stay in one thread).
+ * How many render threads a run uses besides the one generating traffic: `workers - 1` when
+ * `workers` is given, else one per further core for a run large enough to pay for starting
+ * them (a thread takes about a CPU second to load its modules), and only when every flow log
+ * goes to S3 as text: those objects are written where they are rendered, one window after
+ * another, while CloudWatch streams, Firehose requests and Parquet conversion stay in the
+ * generating thread.
  */
-function shardCount(o: EmulateOptionsT, topo: Topology): number {
+function renderThreadCount(o: EmulateOptionsT, topo: Topology): number {
   const text = topo.flowLogs.every((fl) => {
     const d = o.delivery ?? (fl.destination.type === 's3' ? (fl.destination.fileFormat === 'parquet' ? 'parquet' : 's3') : fl.destination.type);
     return d === 's3' || d === 's3-hive';
   });
-  if (!text) return 1;
-  if (o.workers !== undefined) return o.workers;
-  if (o.pcap || o.duration < 2 * SHARD_SECONDS || o.scale * o.duration < 20_000) return 1;
-  return Math.max(1, Math.min(availableParallelism(), Math.ceil(o.duration / SHARD_SECONDS)));
-}
-
-/**
- * One shard of a run (the whole run without `shard`): scenarios, traffic and the windows the
- * shard owns. Labels come from every shard alike.
- */
-export async function emulateShard(o: EmulateOptionsT, topo: Topology, shard?: Shard): Promise<Omit<EmulateResult, 'seconds' | 'out' | 'delivery' | 'start' | 'end'>> {
-  const end = o.start + o.duration;
-  const runs: ScenarioRun[] = [];
-  if (!o.pcap) {
-    const roles = new Roles(topo);
-    for (const def of resolveScenarios(o.scenarios)) {
-      runs.push(def.create({ topo, rng: new Rng(o.seed, def.name), start: o.start, end, scale: o.scale, roles }));
-    }
-  }
-  const pcap = o.pcap;
-  const run = await runFabric(
-    { ...o, topo, end, changes: runs.flatMap((r) => r.changes ?? []), shard },
-    pcap
-      ? {
-          async replay(driver, step, tick) {
-            const { replayCapture } = await import('./pcap/replay.ts');
-            await replayCapture(pcap, driver, step, tick);
-          },
-        }
-      : {
-          tick(from, to, d) {
-            for (const r of runs) r.tick(from, to, d);
-          },
-        },
-  );
-  return { ...run, labels: runs.flatMap((r) => r.labels) };
+  if (!text) return 0;
+  if (o.workers !== undefined) return o.workers - 1;
+  if (o.pcap || o.scale * o.duration < 20_000) return 0;
+  return Math.max(0, availableParallelism() - 1);
 }
 
 /** What drives a run: a function opening the connections of each tick, or a whole replay. */
@@ -153,8 +127,8 @@ export interface FabricRunOptions {
   maxObjectBytes: number;
   delivery?: Delivery;
   firehoseUrl?: string;
-  /** Only the windows of this shard are recorded and written (see emulateShard). */
-  shard?: Shard;
+  /** Render windows on this many worker threads (see RenderThreads); the options go to them. */
+  renderThreads?: { input: EmulateOptionsIn; count: number };
 }
 
 /**
@@ -170,29 +144,35 @@ export async function runFabric(o: FabricRunOptions, traffic: Traffic): Promise<
   const end = o.end;
   const timeline = TopologyTimeline.build(topo, o.changes ?? []);
   const driver = new TrafficDriver(timeline, interval);
-  const shard = o.shard;
-  if (shard) driver.shard((windowEnd) => ownsWindow(shard, windowEnd));
-  const writer = new WindowWriter(topo, flowLogs, driver, o);
+  const threads = o.renderThreads ? await RenderThreads.start(o.renderThreads.input, o.renderThreads.count) : undefined;
+  const writer = new WindowWriter(topo, flowLogs, driver, o, threads);
   const step = async (tick: number, final = false) => {
     await writer.flush(0, tick, tick + TICK);
     const next = tick + TICK;
     if (interval === 600 && (next % 600 === 0 || final)) await writer.flush(1, Math.floor(tick / 600) * 600, Math.floor(tick / 600) * 600 + 600);
     driver.compact();
   };
-  if ('replay' in traffic) await traffic.replay(driver, step, TICK);
-  else {
-    for (let tick = start; tick < end; tick += TICK) {
-      driver.beginTick(tick, tick + TICK);
-      traffic.tick(Math.max(tick, o.start), Math.min(tick + TICK, end), driver);
-      await step(tick, tick + TICK >= end);
+  let paths: string[];
+  try {
+    if ('replay' in traffic) await traffic.replay(driver, step, TICK);
+    else {
+      for (let tick = start; tick < end; tick += TICK) {
+        driver.beginTick(tick, tick + TICK);
+        traffic.tick(Math.max(tick, o.start), Math.min(tick + TICK, end), driver);
+        await step(tick, tick + TICK >= end);
+      }
     }
+    paths = await writer.close();
+  } catch (err) {
+    // No render thread is left running (the process would not exit).
+    await threads?.destroy();
+    throw err;
   }
-  const paths = await writer.close();
   return { records: writer.records, files: paths.length, connections: driver.connections, windows: writer.windows, paths, interval };
 }
 
 /** Applies --log-format and --interval to every flow log; all flow logs must share one interval. */
-function overrideFlowLogs(topo: Topology, logFormat: string | undefined, interval: 60 | 600 | undefined): FlowLogSpec[] {
+export function overrideFlowLogs(topo: Topology, logFormat: string | undefined, interval: 60 | 600 | undefined): FlowLogSpec[] {
   let fields: string[] | undefined;
   if (logFormat !== undefined) {
     try {
@@ -209,11 +189,28 @@ function overrideFlowLogs(topo: Topology, logFormat: string | undefined, interva
   return logs;
 }
 
-type WriterOptions = Pick<FabricRunOptions, 'out' | 'seed' | 'gzipLevel' | 'maxObjectBytes' | 'delivery' | 'firehoseUrl' | 'shard'>;
+export type WriterOptions = Pick<FabricRunOptions, 'out' | 'seed' | 'gzipLevel' | 'maxObjectBytes' | 'delivery' | 'firehoseUrl'>;
+
+/**
+ * The sink a flow log's records go to (one per delivery shape, made on first use).
+ * @example sinkFor(o, topo, fl, new Map())
+ */
+export function sinkFor(o: WriterOptions, topo: Topology, fl: FlowLogSpec, sinks: Map<Delivery, Sink>): Sink {
+  const d: Delivery = o.delivery ?? (fl.destination.type === 's3' ? (fl.destination.fileFormat === 'parquet' ? 'parquet' : 's3') : fl.destination.type);
+  let s = sinks.get(d);
+  if (!s) {
+    // Without --delivery, a flow log's own Hive and Parquet settings apply.
+    const explicit = o.delivery !== undefined;
+    s = createSink(d, { out: o.out, topo, seed: o.seed, gzipLevel: o.gzipLevel, maxObjectBytes: o.maxObjectBytes, firehoseUrl: o.firehoseUrl, hive: explicit ? d === 's3-hive' : undefined, parquet: explicit ? d === 'parquet' : undefined });
+    sinks.set(d, s);
+  }
+  return s;
+}
 
 /**
  * Closes windows: adds NODATA for silent interfaces and SKIPDATA where an interface went over
- * its capacity, filters rows per flow log (resource, traffic type) and hands them to sinks.
+ * its capacity, filters rows per flow log (resource, traffic type) and hands them to sinks,
+ * here or on render threads.
  */
 class WindowWriter {
   records = 0;
@@ -230,6 +227,7 @@ class WindowWriter {
     private readonly flowLogs: FlowLogSpec[],
     private readonly driver: TrafficDriver,
     private readonly o: WriterOptions,
+    private readonly threads?: RenderThreads,
   ) {
     this.renderers = flowLogs.map((fl) => new LineRenderer(fl.fields, topo, driver.addrs, driver.serviceNames, driver.classes));
     this.covers = flowLogs.map((fl) => Uint8Array.from(topo.enis.map((e) => (fl.resource === e.vpc.id || fl.resource === e.subnet.id || fl.resource === e.id ? 1 : 0))));
@@ -237,23 +235,9 @@ class WindowWriter {
     this.counts = new Int32Array(topo.enis.length);
   }
 
-  private sinkFor(fl: FlowLogSpec): Sink {
-    const d: Delivery = this.o.delivery ?? (fl.destination.type === 's3' ? (fl.destination.fileFormat === 'parquet' ? 'parquet' : 's3') : fl.destination.type);
-    let s = this.sinks.get(d);
-    if (!s) {
-      // Without --delivery, a flow log's own Hive and Parquet settings apply.
-      const explicit = this.o.delivery !== undefined;
-      s = createSink(d, { out: this.o.out, topo: this.topo, seed: this.o.seed, gzipLevel: this.o.gzipLevel, maxObjectBytes: this.o.maxObjectBytes, firehoseUrl: this.o.firehoseUrl, hive: explicit ? d === 's3-hive' : undefined, parquet: explicit ? d === 'parquet' : undefined });
-      this.sinks.set(d, s);
-    }
-    return s;
-  }
-
   async flush(cls: number, windowStart: number, windowEnd: number): Promise<void> {
     const t: FlowTable = this.driver.tables[cls];
     t.drain();
-    // Another shard writes this window (this one recorded nothing of it).
-    if (this.o.shard && !ownsWindow(this.o.shard, windowEnd)) return;
     const n0 = t.size;
     const counts = this.counts;
     counts.fill(0);
@@ -281,6 +265,7 @@ class WindowWriter {
     }
     const n = t.size;
     if (this.rows.length < n) this.rows = new Int32Array(n * 2);
+    const lists: { flowLog: number; rows: Int32Array }[] = [];
     for (let f = 0; f < this.flowLogs.length; f++) {
       const fl = this.flowLogs[f];
       const cover = this.covers[f];
@@ -294,15 +279,18 @@ class WindowWriter {
       }
       if (k === 0) continue;
       this.records += k;
-      await this.sinkFor(fl).write({ flowLog: fl, renderer: this.renderers[f], table: t, rows, count: k, windowStart, windowEnd });
+      if (this.threads) lists.push({ flowLog: f, rows: rows.slice(0, k) });
+      else await sinkFor(this.o, this.topo, fl, this.sinks).write({ flowLog: fl, renderer: this.renderers[f], table: t, rows, count: k, windowStart, windowEnd });
     }
+    if (this.threads && lists.length > 0) await this.threads.window(t, this.driver, windowStart, windowEnd, lists);
     this.windows++;
     t.clear();
   }
 
   async close(): Promise<string[]> {
     const all: string[] = [];
+    if (this.threads) all.push(...(await this.threads.close()));
     for (const s of this.sinks.values()) all.push(...(await s.close()));
-    return all;
+    return all.sort();
   }
 }

@@ -28,6 +28,24 @@ export class AddrTable {
     return id >= 2 ** 32;
   }
 
+  /** IPv6 addresses known so far (their ids are 2^32 + index). */
+  get v6Count(): number {
+    return this.v6Text.length;
+  }
+
+  /** The text of the IPv6 addresses from index `from` on (for a render thread's copy). */
+  v6Since(from: number): string[] {
+    return this.v6Text.slice(from);
+  }
+
+  /** Appends IPv6 addresses by text, in id order (a render thread's copy of the table). */
+  addV6(texts: readonly string[]): void {
+    for (const t of texts) {
+      this.v6Text.push(t);
+      this.v6Bytes.push(Buffer.from(t, 'latin1'));
+    }
+  }
+
   text(id: number): string {
     return id >= 2 ** 32 ? this.v6Text[id - 2 ** 32] : formatV4(id);
   }
@@ -115,6 +133,18 @@ export const C_PKT_DST = 3;
 export const C_TEMPLATE = 4;
 export const C_ENI = 5;
 export const C_KEY = 6;
+
+/** New hop classes and templates, for a render thread's copy (see HopClasses.since). */
+export interface ClassesDelta {
+  epoch: number;
+  /** The copy starts over (the classes were cleared since). */
+  reset: boolean;
+  from: number;
+  data: Float64Array;
+  templatesFrom: number;
+  /** tEni, tProto, tAction, tEgress, tPath, tSvcSrc, tSvcDst, tBpa, tV6 from templatesFrom on. */
+  t: (Int32Array | Uint8Array)[];
+}
 
 /**
  * Hop classes: everything a record takes from the hop that made it, interned once per compiled
@@ -205,6 +235,62 @@ export class HopClasses {
     this.tV6[i] = v6 ? 1 : 0;
   }
 
+  /**
+   * What a render thread's copy lacks: the classes and templates made since `classes` and
+   * `templates` (everything when `epoch` is not the current one).
+   */
+  since(epoch: number, classes: number, templates: number): ClassesDelta {
+    const reset = epoch !== this.epoch;
+    const c0 = reset ? 0 : classes;
+    const t0 = reset ? 0 : templates;
+    const t = (a: Uint8Array | Int32Array) => a.slice(t0, this.templates);
+    return {
+      epoch: this.epoch,
+      reset,
+      from: c0,
+      data: this.data.slice(c0 * CLASS_STRIDE, this.size * CLASS_STRIDE),
+      templatesFrom: t0,
+      t: [t(this.tEni), t(this.tProto), t(this.tAction), t(this.tEgress), t(this.tPath), t(this.tSvcSrc), t(this.tSvcDst), t(this.tBpa), t(this.tV6)],
+    };
+  }
+
+  /** Applies since()'s answer to a copy (a render thread's; it never interns). */
+  apply(d: ClassesDelta): void {
+    if (d.reset) {
+      this.size = 0;
+      this.templates = 0;
+    }
+    if (d.reset || d.epoch !== this.epoch) this.epoch = d.epoch;
+    const n = d.from + d.data.length / CLASS_STRIDE;
+    if (n * CLASS_STRIDE > this.data.length) this.data = grown(this.data, Math.max(n * CLASS_STRIDE, this.data.length * 2));
+    this.data.set(d.data, d.from * CLASS_STRIDE);
+    this.size = n;
+    const m = d.templatesFrom + d.t[0].length;
+    if (m > this.tEni.length) {
+      const k = Math.max(m, this.tEni.length * 2);
+      this.tEni = grown(this.tEni, k);
+      this.tProto = grown(this.tProto, k);
+      this.tAction = grown(this.tAction, k);
+      this.tEgress = grown(this.tEgress, k);
+      this.tPath = grown(this.tPath, k);
+      this.tSvcSrc = grown(this.tSvcSrc, k);
+      this.tSvcDst = grown(this.tSvcDst, k);
+      this.tBpa = grown(this.tBpa, k);
+      this.tV6 = grown(this.tV6, k);
+    }
+    const at = d.templatesFrom;
+    this.tEni.set(d.t[0], at);
+    this.tProto.set(d.t[1], at);
+    this.tAction.set(d.t[2], at);
+    this.tEgress.set(d.t[3], at);
+    this.tPath.set(d.t[4], at);
+    this.tSvcSrc.set(d.t[5], at);
+    this.tSvcDst.set(d.t[6], at);
+    this.tBpa.set(d.t[7], at);
+    this.tV6.set(d.t[8], at);
+    this.templates = m;
+  }
+
   /** The key class of a class (what the flow table merges records by, with the ports). */
   key(hc: number): number {
     return this.data[hc * CLASS_STRIDE + C_KEY];
@@ -230,6 +316,16 @@ function grown<T extends Int32Array | Uint32Array | Float64Array | Uint8Array>(a
   const b = new (a.constructor as new (n: number) => T)(n);
   b.set(a.subarray(0, Math.min(a.length, n)));
   return b;
+}
+
+/** The rows of a flow table, copied out (see FlowTable.parts). */
+export interface TableParts {
+  size: number;
+  hc: Int32Array;
+  eni: Int32Array;
+  ports: Int32Array;
+  status: Uint8Array;
+  acc: Float64Array;
 }
 
 /** Adds a flow table batches (see FlowTable.queue), and the numbers of each. */
@@ -421,6 +517,25 @@ export class FlowTable {
     this.acc[a + A_FIRST] = start;
     this.acc[a + A_LAST] = end;
     this.acc[a + A_FLAGS] = 0;
+  }
+
+  /** A copy of the rows (what a render thread needs of a closed window). */
+  parts(): TableParts {
+    const n = this.size;
+    return { size: n, hc: this.hc.slice(0, n), eni: this.eni.slice(0, n), ports: this.ports.slice(0, n), status: this.status.slice(0, n), acc: this.acc.slice(0, n * ACC_STRIDE) };
+  }
+
+  /** A read-only table over parts() (a render thread's; never added to). */
+  static view(classes: HopClasses, p: TableParts): FlowTable {
+    const t = new FlowTable(classes, 1);
+    t.size = p.size;
+    t.cap = p.size;
+    t.hc = p.hc;
+    t.eni = p.eni;
+    t.ports = p.ports;
+    t.status = p.status;
+    t.acc = p.acc;
+    return t;
   }
 
   /** The action of a row: 0 ACCEPT, 1 REJECT (NODATA and SKIPDATA rows: 0). */

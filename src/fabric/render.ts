@@ -102,7 +102,7 @@ export class LineRenderer {
   /** NODATA and SKIPDATA lines: per-interface segments and ops. */
   private statusOps: Uint8Array;
   private statusSegs: Uint8Array[][];
-  private services: string[];
+  private services: readonly string[];
   private version: string;
   private maxLine: number;
   constructor(
@@ -115,7 +115,8 @@ export class LineRenderer {
     this.codes = Uint8Array.from(fields.map((f) => (f in F ? F[f as keyof typeof F] : F_DASH)));
     this.header = enc(fields.join(' ') + '\n');
     this.version = String(formatVersion(fields));
-    this.services = [...serviceNames];
+    // The live list: a render thread fills its copy as windows arrive.
+    this.services = serviceNames;
     const ok = plan(this.codes, (c) => !NUMBERS.has(c) && !ADDRESSES.has(c));
     this.ops = ok.ops;
     this.runs = ok.runs;

@@ -97,15 +97,6 @@ export class TrafficDriver {
   private natCounter = 0;
   /** Per topology version, each port's class: ports between two network ACL boundaries are judged alike. */
   private portClasses: Uint16Array[];
-  /**
-   * For a shard of a parallel run: which windows (by end) this driver records. The others'
-   * packets are not added (their windows are written by another shard), but connections are
-   * opened and carried exactly as in a whole run, so every shard sees the same traffic.
-   */
-  private owns?: (windowEnd: number) => boolean;
-  /** Whether the current tick's window of each table class is recorded here. */
-  private owned = Uint8Array.of(1, 1);
-  private anyOwned = true;
 
   constructor(
     readonly timeline: TopologyTimeline,
@@ -127,11 +118,6 @@ export class TrafficDriver {
     return i;
   }
 
-  /** Records only the windows `owns` accepts (by window end); see `owns`. */
-  shard(owns: (windowEnd: number) => boolean): void {
-    this.owns = owns;
-  }
-
   get topology(): Topology {
     return this.timeline.base;
   }
@@ -140,11 +126,6 @@ export class TrafficDriver {
   beginTick(start: number, end: number): void {
     this.tickStart = start;
     this.tickEnd = end;
-    if (this.owns) {
-      this.owned[0] = this.owns(end) ? 1 : 0;
-      this.owned[1] = this.owns(Math.floor(start / 600) * 600 + 600) ? 1 : 0;
-      this.anyOwned = this.owned[0] === 1 || this.owned[1] === 1;
-    }
     const carried = this.pending;
     this.pending = [];
     for (const c of carried) this.emit(c);
@@ -320,8 +301,6 @@ export class TrafficDriver {
         k.vi = vi;
       }
     }
-    // Nothing of this tick is recorded by this shard: the connection was only carried.
-    if (!this.anyOwned) return;
     const c = k.c;
     if (k.mode !== 0) {
       // SYN retransmissions at t0, t0+1, t0+3, t0+7, ... (doubling back-off).
@@ -397,10 +376,8 @@ export class TrafficDriver {
 
   private addHops(hops: CHop[], proto: number, clientPort: number, serverPort: number, natPort: number, packets: number, bytes: number, first: number, last: number, flags: number): void {
     const ported = proto === 6 || proto === 17;
-    const owned = this.owned;
     for (let i = 0; i < hops.length; i++) {
       const h = hops[i];
-      if (owned[h.cls] === 0) continue;
       const sport = ported ? (h.srcRole === PortRole.Client ? clientPort : h.srcRole === PortRole.Server ? serverPort : natPort) : 0;
       const dport = ported ? (h.dstRole === PortRole.Client ? clientPort : h.dstRole === PortRole.Server ? serverPort : natPort) : 0;
       this.tables[h.cls].queue(h.hc, h.kc, h.eni, sport, dport, packets, bytes, first, last, flags);
