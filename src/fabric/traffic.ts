@@ -432,16 +432,21 @@ export class TrafficDriver {
  * (bigints) go to a Map. Emptied past 200,000 entries (open connections keep their traces).
  */
 class CompileCache {
-  private static readonly SLOTS = 1 << 19;
+  private static readonly MAX_SLOTS = 1 << 19;
   private static readonly LIMIT = 200_000;
-  /** Per slot: source, destination, protocol and port, the rest, and the value's index + 1 (0 = empty). */
-  private slots = new Float64Array(CompileCache.SLOTS * 5);
+  /**
+   * Per slot: source, destination, protocol and port, the rest, and the value's index + 1 (0 =
+   * empty). It starts small and doubles at half full: a run with few distinct flows keeps its
+   * slots in cache (a lookup per connection).
+   */
+  private slots = new Float64Array((1 << 12) * 5);
+  private mask = (1 << 12) - 1;
   private values: Compiled[] = [];
   private big = new Map<string, Compiled>();
 
   get(src: Ip, dst: Ip, pd: number, rest: number): Compiled | undefined {
     if (typeof src === 'bigint' || typeof dst === 'bigint') return this.big.get(`${src}|${dst}|${pd}|${rest}`);
-    const mask = CompileCache.SLOTS - 1;
+    const mask = this.mask;
     const t = this.slots;
     for (let s = slotOf(src, dst, pd, rest) & mask; ; s = (s + 1) & mask) {
       const at = s * 5;
@@ -463,11 +468,13 @@ class CompileCache {
       this.big.set(`${src}|${dst}|${pd}|${rest}`, c);
       return;
     }
-    if (this.values.length >= CompileCache.LIMIT) {
-      this.slots.fill(0);
-      this.values = [];
-    }
-    const mask = CompileCache.SLOTS - 1;
+    if (this.values.length >= CompileCache.LIMIT) this.clear();
+    else if ((this.values.length + 1) * 2 > this.mask && this.mask + 1 < CompileCache.MAX_SLOTS) this.grow();
+    this.put(src, dst, pd, rest, this.values.push(c));
+  }
+
+  private put(src: number, dst: number, pd: number, rest: number, v: number): void {
+    const mask = this.mask;
     const t = this.slots;
     let s = slotOf(src, dst, pd, rest) & mask;
     while (t[s * 5 + 4] !== 0) s = (s + 1) & mask;
@@ -476,8 +483,14 @@ class CompileCache {
     t[at + 1] = dst;
     t[at + 2] = pd;
     t[at + 3] = rest;
-    this.values.push(c);
-    t[at + 4] = this.values.length;
+    t[at + 4] = v;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    this.mask = this.mask * 2 + 1;
+    this.slots = new Float64Array((this.mask + 1) * 5);
+    for (let at = 0; at < old.length; at += 5) if (old[at + 4] !== 0) this.put(old[at], old[at + 1], old[at + 2], old[at + 3], old[at + 4]);
   }
 }
 
