@@ -12,7 +12,7 @@ import { LineRenderer } from './render.ts';
 import { resolveScenarios, type Label, type ScenarioRun } from './scenarios/index.ts';
 import { Roles } from './scenarios/kit.ts';
 import { createSink, type Sink } from './sinks/index.ts';
-import { RenderThreads } from './render-threads.ts';
+import { RenderThreads, type RowList } from './render-threads.ts';
 import { TopologyTimeline, type TopologyChange } from './timeline.ts';
 import { loadTopology } from './topology.ts';
 import { TrafficDriver } from './traffic.ts';
@@ -144,7 +144,7 @@ export async function runFabric(o: FabricRunOptions, traffic: Traffic): Promise<
   const end = o.end;
   const timeline = TopologyTimeline.build(topo, o.changes ?? []);
   const driver = new TrafficDriver(timeline, interval);
-  const threads = o.renderThreads ? await RenderThreads.start(o.renderThreads.input, o.renderThreads.count) : undefined;
+  const threads = o.renderThreads ? await RenderThreads.start(o.renderThreads.input, o.renderThreads.count, flowLogs.length) : undefined;
   const writer = new WindowWriter(topo, flowLogs, driver, o, threads);
   const step = async (tick: number, final = false) => {
     await writer.flush(0, tick, tick + TICK);
@@ -221,6 +221,7 @@ class WindowWriter {
   private logged: Uint8Array;
   private counts: Int32Array;
   private rows = new Int32Array(1024);
+  private listRows: Int32Array[] = [];
 
   constructor(
     private readonly topo: Topology,
@@ -265,7 +266,7 @@ class WindowWriter {
     }
     const n = t.size;
     if (this.rows.length < n) this.rows = new Int32Array(n * 2);
-    const lists: { flowLog: number; rows: Int32Array }[] = [];
+    const lists: RowList[] = [];
     for (let f = 0; f < this.flowLogs.length; f++) {
       const fl = this.flowLogs[f];
       const cover = this.covers[f];
@@ -279,7 +280,12 @@ class WindowWriter {
       }
       if (k === 0) continue;
       this.records += k;
-      if (this.threads) lists.push({ flowLog: f, rows: rows.slice(0, k) });
+      if (this.threads) {
+        // Each flow log's rows apart (the loop reuses `rows`); the threads copy them to a slot.
+        if ((this.listRows[f]?.length ?? 0) < k) this.listRows[f] = new Int32Array(k * 2);
+        this.listRows[f].set(rows.subarray(0, k));
+        lists.push({ flowLog: f, rows: this.listRows[f], count: k });
+      }
       else await sinkFor(this.o, this.topo, fl, this.sinks).write({ flowLog: fl, renderer: this.renderers[f], table: t, rows, count: k, windowStart, windowEnd });
     }
     if (this.threads && lists.length > 0) await this.threads.window(t, this.driver, windowStart, windowEnd, lists);

@@ -519,17 +519,22 @@ export class FlowTable {
     this.acc[a + A_FLAGS] = 0;
   }
 
-  /** A copy of the rows (what a render thread needs of a closed window). */
-  parts(): TableParts {
+  /** Copies the rows into `into` (a render thread's shared slot, large enough). */
+  parts(into: TableParts): void {
     const n = this.size;
-    return { size: n, hc: this.hc.slice(0, n), eni: this.eni.slice(0, n), ports: this.ports.slice(0, n), status: this.status.slice(0, n), acc: this.acc.slice(0, n * ACC_STRIDE) };
+    into.size = n;
+    into.hc.set(this.hc.subarray(0, n));
+    into.eni.set(this.eni.subarray(0, n));
+    into.ports.set(this.ports.subarray(0, n));
+    into.status.set(this.status.subarray(0, n));
+    into.acc.set(this.acc.subarray(0, n * ACC_STRIDE));
   }
 
-  /** A read-only table over parts() (a render thread's; never added to). */
-  static view(classes: HopClasses, p: TableParts): FlowTable {
+  /** A read-only table over the first `size` rows of parts() (a render thread's; never added to). */
+  static view(classes: HopClasses, p: TableParts, size: number): FlowTable {
     const t = new FlowTable(classes, 1);
-    t.size = p.size;
-    t.cap = p.size;
+    t.size = size;
+    t.cap = size;
     t.hc = p.hc;
     t.eni = p.eni;
     t.ports = p.ports;

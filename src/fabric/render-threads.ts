@@ -1,33 +1,62 @@
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../util/errors.ts';
 import type { EmulateOptionsIn } from './config.ts';
-import type { ClassesDelta, FlowTable, TableParts } from './flow-table.ts';
+import { ACC_STRIDE, type ClassesDelta, type FlowTable, type TableParts } from './flow-table.ts';
 import { batchOf } from './sinks/types.ts';
 import type { TrafficDriver } from './traffic.ts';
 
-/** A closed window for a render thread: its rows, what its copy of the classes lacks, and which rows each flow log writes. */
+/**
+ * A closed window for a render thread: which of its shared slots holds the rows (and the
+ * slot's buffers when they are new), what its copy of the classes lacks, and how many rows
+ * each flow log writes.
+ */
 export interface WindowMessage {
   kind: 'window';
   id: number;
+  slot: number;
+  /** Sent once per slot and size: after that the thread keeps its views of the shared memory. */
+  buffers?: SlotBuffers;
+  size: number;
   windowStart: number;
   windowEnd: number;
-  table: TableParts;
   classes: ClassesDelta;
   v6: string[];
   services: string[];
-  lists: { flowLog: number; rows: Int32Array }[];
+  lists: { flowLog: number; count: number }[];
+}
+
+/** A slot's shared memory: a window's rows and each flow log's row list. */
+export interface SlotBuffers {
+  table: TableParts;
+  /** Per flow log. */
+  rows: Int32Array[];
+}
+
+/** A flow log's rows of a window (the first `count` of `rows`; the array is reused). */
+export interface RowList {
+  flowLog: number;
+  rows: Int32Array;
+  count: number;
 }
 
 /** What a render thread answers. */
-export type RenderReply = { kind: 'ready' } | { kind: 'done'; id: number } | { kind: 'closed'; paths: string[] } | { kind: 'error'; error: { name: string; message: string; stack?: string } };
+export type RenderReply = { kind: 'ready' } | { kind: 'done'; id: number; slot: number } | { kind: 'closed'; paths: string[] } | { kind: 'error'; error: { name: string; message: string; stack?: string } };
 
-/** Windows a thread may have queued before the generating thread waits (bounds memory). */
-const MAX_QUEUED = 2;
+/** Windows a thread may have waiting (the generating thread fills its own table meanwhile: double buffering). */
+const MAX_QUEUED = 1;
 /** Seconds of delivery batches a thread owns in turn when there are several. */
 const TURN_SECONDS = 600;
 
+/** Where a window waits for its thread: shared memory written here, read there (no copies per message, no buffers for V8 to collect). */
+interface Slot {
+  busy: boolean;
+  cap: number;
+  buffers?: SlotBuffers;
+}
+
 interface Thread {
   worker: Worker;
+  slots: Slot[];
   /** Set once this side stops the worker (its exit is then expected). */
   stopping?: boolean;
   queued: number;
@@ -55,7 +84,10 @@ export class RenderThreads {
   private failure?: Error;
   private nextId = 0;
 
-  private constructor(private readonly threads: Thread[]) {
+  private constructor(
+    private readonly threads: Thread[],
+    private readonly flowLogs: number,
+  ) {
     for (const t of threads) {
       t.worker.on('message', (m: RenderReply) => this.onReply(t, m));
       t.worker.on('error', (err) => this.fail(err));
@@ -66,9 +98,18 @@ export class RenderThreads {
   }
 
   /** Starts `count` threads for a run with these options (they load the topology and make the renderers and sinks). */
-  static async start(input: EmulateOptionsIn, count: number): Promise<RenderThreads> {
+  static async start(input: EmulateOptionsIn, count: number, flowLogs: number): Promise<RenderThreads> {
     const boot = new URL('./render-worker-boot.mjs', import.meta.url);
-    const threads = Array.from({ length: count }, () => ({ worker: new Worker(boot, { workerData: { input } }), queued: 0, epoch: -1, classes: 0, templates: 0, v6: 0, services: 0 }));
+    const threads: Thread[] = Array.from({ length: count }, () => ({
+      worker: new Worker(boot, { workerData: { input } }),
+      slots: Array.from({ length: MAX_QUEUED }, () => ({ busy: false, cap: 0 })),
+      queued: 0,
+      epoch: -1,
+      classes: 0,
+      templates: 0,
+      v6: 0,
+      services: 0,
+    }));
     // Each thread says when it is ready, so a bad option fails here with its own message.
     await Promise.all(
       threads.map(
@@ -88,17 +129,30 @@ export class RenderThreads {
       throw err;
     });
     // From here on, an exit the run did not ask for is a failure (see the constructor).
-    return new RenderThreads(threads);
+    return new RenderThreads(threads, flowLogs);
   }
 
   /** Hands a closed window to its thread; waits while that thread has too many queued. */
-  async window(t: FlowTable, d: TrafficDriver, windowStart: number, windowEnd: number, lists: { flowLog: number; rows: Int32Array }[]): Promise<void> {
+  async window(t: FlowTable, d: TrafficDriver, windowStart: number, windowEnd: number, lists: RowList[]): Promise<void> {
     this.check();
     const th = this.threads[Math.floor(batchOf(windowEnd) / TURN_SECONDS) % this.threads.length];
-    while (th.queued >= MAX_QUEUED) {
+    let slot = th.slots.findIndex((x) => !x.busy);
+    while (slot < 0) {
       await new Promise<void>((resolve) => (th.wake = resolve));
       this.check();
+      slot = th.slots.findIndex((x) => !x.busy);
     }
+    const sl = th.slots[slot];
+    const n = t.size;
+    let fresh: SlotBuffers | undefined;
+    if (sl.cap < n || !sl.buffers) {
+      sl.cap = Math.ceil(n * 1.25) + 1024;
+      fresh = sharedSlot(sl.cap, this.flowLogs);
+      sl.buffers = fresh;
+    }
+    const b = sl.buffers;
+    t.parts(b.table);
+    for (const l of lists) b.rows[l.flowLog].set(l.rows.subarray(0, l.count));
     const classes = d.classes.since(th.epoch, th.classes, th.templates);
     th.epoch = d.classes.epoch;
     th.classes = d.classes.size;
@@ -107,11 +161,10 @@ export class RenderThreads {
     th.v6 = d.addrs.v6Count;
     const services = d.serviceNames.slice(th.services);
     th.services = d.serviceNames.length;
-    const table = t.parts();
-    const m: WindowMessage = { kind: 'window', id: this.nextId++, windowStart, windowEnd, table, classes, v6, services, lists };
-    const transfer = [table.hc.buffer, table.eni.buffer, table.ports.buffer, table.status.buffer, table.acc.buffer, classes.data.buffer, ...lists.map((l) => l.rows.buffer)];
+    const m: WindowMessage = { kind: 'window', id: this.nextId++, slot, buffers: fresh, size: n, windowStart, windowEnd, classes, v6, services, lists: lists.map((l) => ({ flowLog: l.flowLog, count: l.count })) };
+    sl.busy = true;
     th.queued++;
-    th.worker.postMessage(m, transfer as ArrayBuffer[]);
+    th.worker.postMessage(m, [classes.data.buffer as ArrayBuffer]);
   }
 
   /** Waits for every window to be written and every object closed; returns the files. */
@@ -139,6 +192,7 @@ export class RenderThreads {
 
   private onReply(t: Thread, m: RenderReply): void {
     if (m.kind === 'done') {
+      t.slots[m.slot].busy = false;
       t.queued--;
       const wake = t.wake;
       t.wake = undefined;
@@ -161,6 +215,15 @@ export class RenderThreads {
   private check(): void {
     if (this.failure) throw this.failure;
   }
+}
+
+/** A slot's shared buffers for windows of up to `cap` rows. */
+function sharedSlot(cap: number, flowLogs: number): SlotBuffers {
+  const sab = (bytes: number) => new SharedArrayBuffer(bytes);
+  return {
+    table: { size: 0, hc: new Int32Array(sab(cap * 4)), eni: new Int32Array(sab(cap * 4)), ports: new Int32Array(sab(cap * 4)), status: new Uint8Array(sab(cap)), acc: new Float64Array(sab(cap * 8 * ACC_STRIDE)) },
+    rows: Array.from({ length: flowLogs }, () => new Int32Array(sab(cap * 4))),
+  };
 }
 
 function toError(e: { name: string; message: string; stack?: string }): Error {

@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { EmulateOptions, type Delivery, type EmulateOptionsIn } from './config.ts';
 import { overrideFlowLogs, sinkFor } from './emulate.ts';
 import { AddrTable, FlowTable, HopClasses } from './flow-table.ts';
-import type { RenderReply, WindowMessage } from './render-threads.ts';
+import type { RenderReply, SlotBuffers, WindowMessage } from './render-threads.ts';
 import { LineRenderer } from './render.ts';
 import type { Sink } from './sinks/index.ts';
 import { loadTopology } from './topology.ts';
@@ -28,18 +28,21 @@ try {
   const services: string[] = [];
   const renderers = flowLogs.map((fl) => new LineRenderer(fl.fields, topo, addrs, services, classes));
   const sinks = new Map<Delivery, Sink>();
+  const slots: SlotBuffers[] = [];
   let chain = Promise.resolve();
   let failed = false;
   const window = async (m: WindowMessage) => {
     classes.apply(m.classes);
     addrs.addV6(m.v6);
     services.push(...m.services);
-    const t = FlowTable.view(classes, m.table);
+    if (m.buffers) slots[m.slot] = m.buffers;
+    const b = slots[m.slot];
+    const t = FlowTable.view(classes, b.table, m.size);
     for (const l of m.lists) {
       const fl = flowLogs[l.flowLog];
-      await sinkFor(o, topo, fl, sinks).write({ flowLog: fl, renderer: renderers[l.flowLog], table: t, rows: l.rows, count: l.rows.length, windowStart: m.windowStart, windowEnd: m.windowEnd });
+      await sinkFor(o, topo, fl, sinks).write({ flowLog: fl, renderer: renderers[l.flowLog], table: t, rows: b.rows[l.flowLog], count: l.count, windowStart: m.windowStart, windowEnd: m.windowEnd });
     }
-    send({ kind: 'done', id: m.id });
+    send({ kind: 'done', id: m.id, slot: m.slot });
   };
   const close = async () => {
     const paths: string[] = [];
