@@ -388,7 +388,7 @@ export class FlowTable {
    * Like add(), applied later in a batch: a first pass reads each add's slot, independent
    * loads the CPU overlaps (a probe of this multi-megabyte table is a cache miss, ~80% of an
    * add's time when done one by one); the second pass adds in order, so rows keep the order of
-   * add(). Call drain() before reading the table.
+   * the adds (add() applies what is queued first). Call drain() before reading the table.
    */
   queue(hc: number, kc: number, eni: number, sport: number, dport: number, packets: number, bytes: number, first: number, last: number, flags: number): void {
     const q = this.q;
@@ -424,7 +424,7 @@ export class FlowTable {
     this.qn = 0;
     for (let i = 0; i < n; i++) {
       const at = i * Q_STRIDE;
-      this.add(q[at], q[at + 1], q[at + 2], q[at + 3], q[at + 4], q[at + 5], q[at + 6], q[at + 7], q[at + 8], q[at + 9]);
+      this.apply(q[at], q[at + 1], q[at + 2], q[at + 3], q[at + 4], q[at + 5], q[at + 6], q[at + 7], q[at + 8], q[at + 9]);
     }
   }
 
@@ -458,10 +458,15 @@ export class FlowTable {
 
   /**
    * Adds packets of a hop class (of key class kc, on interface eni) to the record of its key
-   * and ports (creating it). Returns the row.
+   * and ports (creating it), after any queued adds. Returns the row.
    * @example t.add(hc, classes.key(hc), eni, 40000, 443, 3, 180, 1705276800, 1705276801, 2)
    */
   add(hc: number, kc: number, eni: number, sport: number, dport: number, packets: number, bytes: number, first: number, last: number, flags: number): number {
+    this.drain();
+    return this.apply(hc, kc, eni, sport, dport, packets, bytes, first, last, flags);
+  }
+
+  private apply(hc: number, kc: number, eni: number, sport: number, dport: number, packets: number, bytes: number, first: number, last: number, flags: number): number {
     const ports = (sport << 16) | dport;
     const key = kc * 4294967296 + (ports >>> 0);
     const slots = this.slots;
@@ -483,7 +488,7 @@ export class FlowTable {
     }
     if (this.size === this.cap) {
       this.grow();
-      return this.add(hc, kc, eni, sport, dport, packets, bytes, first, last, flags);
+      return this.apply(hc, kc, eni, sport, dport, packets, bytes, first, last, flags);
     }
     const r = this.size++;
     slots[s * 2] = key;
