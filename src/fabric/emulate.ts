@@ -144,7 +144,7 @@ export async function runFabric(o: FabricRunOptions, traffic: Traffic): Promise<
   const end = o.end;
   const timeline = TopologyTimeline.build(topo, o.changes ?? []);
   const driver = new TrafficDriver(timeline, interval);
-  const threads = o.renderThreads ? await RenderThreads.start(o.renderThreads.input, o.renderThreads.count, flowLogs.length) : undefined;
+  const threads = o.renderThreads ? RenderThreads.start(o.renderThreads.input, o.renderThreads.count, flowLogs.length) : undefined;
   const writer = new WindowWriter(topo, flowLogs, driver, o, threads);
   const step = async (tick: number, final = false) => {
     await writer.flush(0, tick, tick + TICK);

@@ -68,6 +68,8 @@ interface Thread {
   templates: number;
   v6: number;
   services: number;
+  /** Resolves once the thread has loaded (rejects with why it could not). */
+  ready: Promise<void>;
   closed?: (paths: string[]) => void;
 }
 
@@ -89,7 +91,11 @@ export class RenderThreads {
     private readonly flowLogs: number,
   ) {
     for (const t of threads) {
-      t.worker.on('message', (m: RenderReply) => this.onReply(t, m));
+      // The first message (ready or error) is the start's (see start()).
+      void t.ready.then(
+        () => t.worker.on('message', (m: RenderReply) => this.onReply(t, m)),
+        (err: Error) => this.fail(err),
+      );
       t.worker.on('error', (err) => this.fail(err));
       t.worker.on('exit', (code) => {
         if (!t.stopping) this.fail(new Error(`render thread exited with code ${code} before it closed`));
@@ -97,38 +103,24 @@ export class RenderThreads {
     }
   }
 
-  /** Starts `count` threads for a run with these options (they load the topology and make the renderers and sinks). */
-  static async start(input: EmulateOptionsIn, count: number, flowLogs: number): Promise<RenderThreads> {
+  /**
+   * Starts `count` threads for a run with these options (they load the topology and make the
+   * renderers and sinks). It does not wait for them: they load (~0.75 CPU s each) while the
+   * first window is generated; window() waits for its thread to be ready.
+   */
+  static start(input: EmulateOptionsIn, count: number, flowLogs: number): RenderThreads {
     const boot = new URL('./render-worker-boot.mjs', import.meta.url);
-    const threads: Thread[] = Array.from({ length: count }, () => ({
-      worker: new Worker(boot, { workerData: { input } }),
-      slots: Array.from({ length: MAX_QUEUED }, () => ({ busy: false, cap: 0 })),
-      queued: 0,
-      epoch: -1,
-      classes: 0,
-      templates: 0,
-      v6: 0,
-      services: 0,
-    }));
-    // Each thread says when it is ready, so a bad option fails here with its own message.
-    await Promise.all(
-      threads.map(
-        (t) =>
-          new Promise<void>((resolve, reject) => {
-            const onMessage = (m: RenderReply) => {
-              t.worker.off('error', reject);
-              if (m.kind === 'error') reject(toError(m.error));
-              else resolve();
-            };
-            t.worker.once('message', onMessage);
-            t.worker.once('error', reject);
-          }),
-      ),
-    ).catch(async (err: unknown) => {
-      await Promise.all(threads.map((t) => t.worker.terminate()));
-      throw err;
+    const threads: Thread[] = Array.from({ length: count }, () => {
+      const worker = new Worker(boot, { workerData: { input } });
+      const t: Thread = { worker, slots: Array.from({ length: MAX_QUEUED }, () => ({ busy: false, cap: 0 })), queued: 0, epoch: -1, classes: 0, templates: 0, v6: 0, services: 0, ready: Promise.resolve() };
+      // A thread says when it is ready, or why it cannot be (its own error message).
+      t.ready = new Promise<void>((resolve, reject) => {
+        worker.once('message', (m: RenderReply) => (m.kind === 'error' ? reject(toError(m.error)) : resolve()));
+        worker.once('error', reject);
+      });
+      t.ready.catch(() => {});
+      return t;
     });
-    // From here on, an exit the run did not ask for is a failure (see the constructor).
     return new RenderThreads(threads, flowLogs);
   }
 
@@ -136,6 +128,7 @@ export class RenderThreads {
   async window(t: FlowTable, d: TrafficDriver, windowStart: number, windowEnd: number, lists: RowList[]): Promise<void> {
     this.check();
     const th = this.threads[Math.floor(batchOf(windowEnd) / TURN_SECONDS) % this.threads.length];
+    await th.ready;
     let slot = th.slots.findIndex((x) => !x.busy);
     while (slot < 0) {
       await new Promise<void>((resolve) => (th.wake = resolve));
@@ -169,6 +162,7 @@ export class RenderThreads {
 
   /** Waits for every window to be written and every object closed; returns the files. */
   async close(): Promise<string[]> {
+    await Promise.all(this.threads.map((t) => t.ready));
     this.check();
     const paths = await Promise.all(
       this.threads.map(
