@@ -129,6 +129,8 @@ export interface FabricRunOptions {
   firehoseUrl?: string;
   /** Render windows on this many worker threads (see RenderThreads); the options go to them. */
   renderThreads?: { input: EmulateOptionsIn; count: number };
+  /** Hop classes kept before they are compacted between windows (tests make it small). */
+  classLimit?: number;
 }
 
 /**
@@ -150,7 +152,7 @@ export async function runFabric(o: FabricRunOptions, traffic: Traffic): Promise<
     await writer.flush(0, tick, tick + TICK);
     const next = tick + TICK;
     if (interval === 600 && (next % 600 === 0 || final)) await writer.flush(1, Math.floor(tick / 600) * 600, Math.floor(tick / 600) * 600 + 600);
-    driver.compact();
+    driver.compact(o.classLimit);
   };
   let paths: string[];
   try {
