@@ -209,6 +209,11 @@ export const EmulateOptions = z.strictObject({
   gzipLevel: z.number().int().min(1).max(9).default(6),
   /** Largest object AWS writes (75 MB); smaller values make rollover testable. */
   maxObjectBytes: z.number().int().min(1024).default(75 * 1024 * 1024),
+  /**
+   * Worker threads, each writing every other 10 minutes of S3 text objects (same bytes as one
+   * thread). Default: one per core for long, large S3 text runs, else 1.
+   */
+  workers: z.number().int().min(1).max(64).optional(),
 });
 export type EmulateOptionsIn = z.input<typeof EmulateOptions>;
 export type EmulateOptionsT = z.output<typeof EmulateOptions>;

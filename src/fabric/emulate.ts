@@ -3,7 +3,8 @@ import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { UserError } from '../util/errors.ts';
 import { FormatError, parseFormatString } from '../schema/format.ts';
-import { EmulateOptions, type Delivery, type EmulateOptionsIn } from './config.ts';
+import { availableParallelism } from 'node:os';
+import { EmulateOptions, type Delivery, type EmulateOptionsIn, type EmulateOptionsT } from './config.ts';
 import { STATUS_NODATA, STATUS_SKIPDATA, type FlowTable } from './flow-table.ts';
 import type { FlowLogSpec, Topology } from './model.ts';
 import { Rng } from './prng.ts';
@@ -11,6 +12,7 @@ import { LineRenderer } from './render.ts';
 import { resolveScenarios, type Label, type ScenarioRun } from './scenarios/index.ts';
 import { Roles } from './scenarios/kit.ts';
 import { createSink, type Sink } from './sinks/index.ts';
+import { RenderThreads, type RowList } from './render-threads.ts';
 import { TopologyTimeline, type TopologyChange } from './timeline.ts';
 import { loadTopology } from './topology.ts';
 import { TrafficDriver } from './traffic.ts';
@@ -40,14 +42,10 @@ const TICK = 60;
  * @example await emulate({ scenarios: ['web-app', 'ssh-brute-force'], duration: 3600, out: './flowlogs', seed: 7 })
  */
 export async function emulate(input: EmulateOptionsIn = {}): Promise<EmulateResult> {
-  const parsed = EmulateOptions.safeParse(input);
-  if (!parsed.success) {
-    const i = parsed.error.issues[0];
-    throw new UserError(`emulate: ${i.path.join('.') || 'options'}: ${i.message}`);
-  }
-  const o = parsed.data;
+  const o = parseOptions(input);
   const began = performance.now();
   const topo = await loadTopology(o.topology as string | object | undefined);
+  const threads = renderThreadCount(o, topo);
   const end = o.start + o.duration;
   const runs: ScenarioRun[] = [];
   if (!o.pcap) {
@@ -58,7 +56,7 @@ export async function emulate(input: EmulateOptionsIn = {}): Promise<EmulateResu
   }
   const pcap = o.pcap;
   const run = await runFabric(
-    { ...o, topo, end, changes: runs.flatMap((r) => r.changes ?? []) },
+    { ...o, topo, end, changes: runs.flatMap((r) => r.changes ?? []), renderThreads: threads > 0 ? { input: { ...input, labels: undefined }, count: threads } : undefined },
     pcap
       ? {
           async replay(driver, step, tick) {
@@ -73,11 +71,42 @@ export async function emulate(input: EmulateOptionsIn = {}): Promise<EmulateResu
         },
   );
   const labels = runs.flatMap((r) => r.labels);
-  if (o.labels) {
-    await mkdir(dirname(o.labels), { recursive: true });
-    await writeFile(o.labels, labels.map((l) => JSON.stringify(l) + '\n').join(''));
-  }
+  await writeLabels(o.labels, labels);
   return { ...run, seconds: Math.round(performance.now() - began) / 1000, labels, out: o.out, delivery: o.delivery ?? 'per-flow-log', start: o.start, end };
+}
+
+function parseOptions(input: EmulateOptionsIn): EmulateOptionsT {
+  const parsed = EmulateOptions.safeParse(input);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0];
+    throw new UserError(`emulate: ${i.path.join('.') || 'options'}: ${i.message}`);
+  }
+  return parsed.data;
+}
+
+async function writeLabels(path: string | undefined, labels: Label[]): Promise<void> {
+  if (!path) return;
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, labels.map((l) => JSON.stringify(l) + '\n').join(''));
+}
+
+/**
+ * How many render threads a run uses besides the one generating traffic: `workers - 1` when
+ * `workers` is given, else one per further core for a run large enough to pay for starting
+ * them (a thread takes about a CPU second to load its modules), and only when every flow log
+ * goes to S3 as text: those objects are written where they are rendered, one window after
+ * another, while CloudWatch streams, Firehose requests and Parquet conversion stay in the
+ * generating thread.
+ */
+function renderThreadCount(o: EmulateOptionsT, topo: Topology): number {
+  const text = topo.flowLogs.every((fl) => {
+    const d = o.delivery ?? (fl.destination.type === 's3' ? (fl.destination.fileFormat === 'parquet' ? 'parquet' : 's3') : fl.destination.type);
+    return d === 's3' || d === 's3-hive';
+  });
+  if (!text) return 0;
+  if (o.workers !== undefined) return o.workers - 1;
+  if (o.pcap || o.scale * o.duration < 20_000) return 0;
+  return Math.max(0, availableParallelism() - 1);
 }
 
 /** What drives a run: a function opening the connections of each tick, or a whole replay. */
@@ -98,6 +127,10 @@ export interface FabricRunOptions {
   maxObjectBytes: number;
   delivery?: Delivery;
   firehoseUrl?: string;
+  /** Render windows on this many worker threads (see RenderThreads); the options go to them. */
+  renderThreads?: { input: EmulateOptionsIn; count: number };
+  /** Hop classes kept before they are compacted between windows (tests make it small). */
+  classLimit?: number;
 }
 
 /**
@@ -113,26 +146,35 @@ export async function runFabric(o: FabricRunOptions, traffic: Traffic): Promise<
   const end = o.end;
   const timeline = TopologyTimeline.build(topo, o.changes ?? []);
   const driver = new TrafficDriver(timeline, interval);
-  const writer = new WindowWriter(topo, flowLogs, driver, o);
+  const threads = o.renderThreads ? RenderThreads.start(o.renderThreads.input, o.renderThreads.count, flowLogs.length) : undefined;
+  const writer = new WindowWriter(topo, flowLogs, driver, o, threads);
   const step = async (tick: number, final = false) => {
     await writer.flush(0, tick, tick + TICK);
     const next = tick + TICK;
     if (interval === 600 && (next % 600 === 0 || final)) await writer.flush(1, Math.floor(tick / 600) * 600, Math.floor(tick / 600) * 600 + 600);
+    driver.compact(o.classLimit);
   };
-  if ('replay' in traffic) await traffic.replay(driver, step, TICK);
-  else {
-    for (let tick = start; tick < end; tick += TICK) {
-      driver.beginTick(tick, tick + TICK);
-      traffic.tick(Math.max(tick, o.start), Math.min(tick + TICK, end), driver);
-      await step(tick, tick + TICK >= end);
+  let paths: string[];
+  try {
+    if ('replay' in traffic) await traffic.replay(driver, step, TICK);
+    else {
+      for (let tick = start; tick < end; tick += TICK) {
+        driver.beginTick(tick, tick + TICK);
+        traffic.tick(Math.max(tick, o.start), Math.min(tick + TICK, end), driver);
+        await step(tick, tick + TICK >= end);
+      }
     }
+    paths = await writer.close();
+  } catch (err) {
+    // No render thread is left running (the process would not exit).
+    await threads?.destroy();
+    throw err;
   }
-  const paths = await writer.close();
   return { records: writer.records, files: paths.length, connections: driver.connections, windows: writer.windows, paths, interval };
 }
 
 /** Applies --log-format and --interval to every flow log; all flow logs must share one interval. */
-function overrideFlowLogs(topo: Topology, logFormat: string | undefined, interval: 60 | 600 | undefined): FlowLogSpec[] {
+export function overrideFlowLogs(topo: Topology, logFormat: string | undefined, interval: 60 | 600 | undefined): FlowLogSpec[] {
   let fields: string[] | undefined;
   if (logFormat !== undefined) {
     try {
@@ -149,11 +191,28 @@ function overrideFlowLogs(topo: Topology, logFormat: string | undefined, interva
   return logs;
 }
 
-type WriterOptions = Pick<FabricRunOptions, 'out' | 'seed' | 'gzipLevel' | 'maxObjectBytes' | 'delivery' | 'firehoseUrl'>;
+export type WriterOptions = Pick<FabricRunOptions, 'out' | 'seed' | 'gzipLevel' | 'maxObjectBytes' | 'delivery' | 'firehoseUrl'>;
+
+/**
+ * The sink a flow log's records go to (one per delivery shape, made on first use).
+ * @example sinkFor(o, topo, fl, new Map())
+ */
+export function sinkFor(o: WriterOptions, topo: Topology, fl: FlowLogSpec, sinks: Map<Delivery, Sink>): Sink {
+  const d: Delivery = o.delivery ?? (fl.destination.type === 's3' ? (fl.destination.fileFormat === 'parquet' ? 'parquet' : 's3') : fl.destination.type);
+  let s = sinks.get(d);
+  if (!s) {
+    // Without --delivery, a flow log's own Hive and Parquet settings apply.
+    const explicit = o.delivery !== undefined;
+    s = createSink(d, { out: o.out, topo, seed: o.seed, gzipLevel: o.gzipLevel, maxObjectBytes: o.maxObjectBytes, firehoseUrl: o.firehoseUrl, hive: explicit ? d === 's3-hive' : undefined, parquet: explicit ? d === 'parquet' : undefined });
+    sinks.set(d, s);
+  }
+  return s;
+}
 
 /**
  * Closes windows: adds NODATA for silent interfaces and SKIPDATA where an interface went over
- * its capacity, filters rows per flow log (resource, traffic type) and hands them to sinks.
+ * its capacity, filters rows per flow log (resource, traffic type) and hands them to sinks,
+ * here or on render threads.
  */
 class WindowWriter {
   records = 0;
@@ -164,33 +223,24 @@ class WindowWriter {
   private logged: Uint8Array;
   private counts: Int32Array;
   private rows = new Int32Array(1024);
+  private listRows: Int32Array[] = [];
 
   constructor(
     private readonly topo: Topology,
     private readonly flowLogs: FlowLogSpec[],
     private readonly driver: TrafficDriver,
     private readonly o: WriterOptions,
+    private readonly threads?: RenderThreads,
   ) {
-    this.renderers = flowLogs.map((fl) => new LineRenderer(fl.fields, topo, driver.addrs, driver.serviceNames));
+    this.renderers = flowLogs.map((fl) => new LineRenderer(fl.fields, topo, driver.addrs, driver.serviceNames, driver.classes));
     this.covers = flowLogs.map((fl) => Uint8Array.from(topo.enis.map((e) => (fl.resource === e.vpc.id || fl.resource === e.subnet.id || fl.resource === e.id ? 1 : 0))));
     this.logged = Uint8Array.from(topo.enis.map((_, i) => (this.covers.some((c) => c[i]) ? 1 : 0)));
     this.counts = new Int32Array(topo.enis.length);
   }
 
-  private sinkFor(fl: FlowLogSpec): Sink {
-    const d: Delivery = this.o.delivery ?? (fl.destination.type === 's3' ? (fl.destination.fileFormat === 'parquet' ? 'parquet' : 's3') : fl.destination.type);
-    let s = this.sinks.get(d);
-    if (!s) {
-      // Without --delivery, a flow log's own Hive and Parquet settings apply.
-      const explicit = this.o.delivery !== undefined;
-      s = createSink(d, { out: this.o.out, topo: this.topo, seed: this.o.seed, gzipLevel: this.o.gzipLevel, maxObjectBytes: this.o.maxObjectBytes, firehoseUrl: this.o.firehoseUrl, hive: explicit ? d === 's3-hive' : undefined, parquet: explicit ? d === 'parquet' : undefined });
-      this.sinks.set(d, s);
-    }
-    return s;
-  }
-
   async flush(cls: number, windowStart: number, windowEnd: number): Promise<void> {
     const t: FlowTable = this.driver.tables[cls];
+    t.drain();
     const n0 = t.size;
     const counts = this.counts;
     counts.fill(0);
@@ -218,6 +268,7 @@ class WindowWriter {
     }
     const n = t.size;
     if (this.rows.length < n) this.rows = new Int32Array(n * 2);
+    const lists: RowList[] = [];
     for (let f = 0; f < this.flowLogs.length; f++) {
       const fl = this.flowLogs[f];
       const cover = this.covers[f];
@@ -226,20 +277,28 @@ class WindowWriter {
       let k = 0;
       for (let r = 0; r < n; r++) {
         if (!cover[t.eni[r]] || (keep && r < n0 && !keep[r])) continue;
-        if (want >= 0 && t.status[r] === 0 && t.action[r] !== want) continue;
+        if (want >= 0 && t.status[r] === 0 && t.action(r) !== want) continue;
         rows[k++] = r;
       }
       if (k === 0) continue;
       this.records += k;
-      await this.sinkFor(fl).write({ flowLog: fl, renderer: this.renderers[f], table: t, rows, count: k, windowStart, windowEnd });
+      if (this.threads) {
+        // Each flow log's rows apart (the loop reuses `rows`); the threads copy them to a slot.
+        if ((this.listRows[f]?.length ?? 0) < k) this.listRows[f] = new Int32Array(k * 2);
+        this.listRows[f].set(rows.subarray(0, k));
+        lists.push({ flowLog: f, rows: this.listRows[f], count: k });
+      }
+      else await sinkFor(this.o, this.topo, fl, this.sinks).write({ flowLog: fl, renderer: this.renderers[f], table: t, rows, count: k, windowStart, windowEnd });
     }
+    if (this.threads && lists.length > 0) await this.threads.window(t, this.driver, windowStart, windowEnd, lists);
     this.windows++;
     t.clear();
   }
 
   async close(): Promise<string[]> {
     const all: string[] = [];
+    if (this.threads) all.push(...(await this.threads.close()));
     for (const s of this.sinks.values()) all.push(...(await s.close()));
-    return all;
+    return all.sort();
   }
 }

@@ -1,4 +1,4 @@
-import { AddrTable, FlowTable } from './flow-table.ts';
+import { AddrTable, FlowTable, HopClasses } from './flow-table.ts';
 import type { Ip } from './ip.ts';
 import type { Topology } from './model.ts';
 import { PortRole, traceConnection, type Hop, type Trace } from './policy.ts';
@@ -21,23 +21,18 @@ export const enum Close {
 
 /** A hop compiled for the hot loop: ids and codes instead of objects. */
 interface CHop {
-  eni: number;
   /** Window class: 0 = the 60 s table, 1 = the 600 s table. */
   cls: number;
-  src: number;
-  dst: number;
-  pktSrc: number;
-  pktDst: number;
-  sport: number;
-  dport: number;
+  /** Hop class (what the record shows besides ports and counts), its key class and interface. */
+  hc: number;
+  kc: number;
+  eni: number;
   srcRole: PortRole;
   dstRole: PortRole;
-  action: number;
-  egress: number;
-  path: number;
-  svcSrc: number;
-  svcDst: number;
-  bpa: number;
+  /** The classes' epoch `hc` belongs to. */
+  epoch: number;
+  /** What the class is made of, to intern the hop again after the classes were cleared. */
+  v: Parameters<HopClasses['intern']>;
 }
 
 interface Compiled {
@@ -86,7 +81,8 @@ interface Conn {
 export class TrafficDriver {
   readonly addrs = new AddrTable();
   /** [60 s table, interval table]. */
-  readonly tables: [FlowTable, FlowTable] = [new FlowTable(1 << 14), new FlowTable(1 << 14)];
+  readonly classes = new HopClasses();
+  readonly tables: [FlowTable, FlowTable] = [new FlowTable(this.classes, 1 << 14), new FlowTable(this.classes, 1 << 14)];
   readonly serviceNames: string[] = [''];
   /** Window class of each interface. */
   readonly eniClass: Uint8Array;
@@ -97,9 +93,10 @@ export class TrafficDriver {
   /** Reused for connections that end inside the current tick (no allocation for most). */
   private scratch: Conn = { c: undefined as unknown as Compiled, vi: 0, src: 0, dst: 0, icmpType: 0, proto: 0, clientPort: 0, serverPort: 0, natPort: 0, t0: 0, t1: 0, mode: 0, up: 0, upBytes: 0, down: 0, downBytes: 0, close: Close.Fin, retries: 0 };
   private pending: Conn[] = [];
-  private ephemeral = new Map<Ip, number>();
+  private ephemeral = new EphemeralPorts();
   private natCounter = 0;
-  private breakpoints: Int32Array[];
+  /** Per topology version, each port's class: ports between two network ACL boundaries are judged alike. */
+  private portClasses: Uint16Array[];
 
   constructor(
     readonly timeline: TopologyTimeline,
@@ -108,7 +105,7 @@ export class TrafficDriver {
     const base = timeline.base;
     this.eniClass = Uint8Array.from(base.enis.map((e) => (interval === 60 || e.nitro ? 0 : 1)));
     for (const s of base.awsServices) this.serviceIndex(s.service);
-    this.breakpoints = timeline.versions.map((v) => portBreakpoints(v.topo));
+    this.portClasses = timeline.versions.map((v) => portClasses(portBreakpoints(v.topo)));
   }
 
   private serviceIndex(name: string | undefined): number {
@@ -144,9 +141,9 @@ export class TrafficDriver {
   }
 
   private compile(vi: number, src: Ip, dst: Ip, proto: number, sport: number, dport: number, icmpType: number, natPort: number, tracked = false): Compiled {
-    const bp = this.breakpoints[vi];
+    const pc = this.portClasses[vi];
     // Ports between two network ACL boundaries are judged alike, so they share one trace.
-    const ports = (((vi * 2 + (tracked ? 1 : 0)) * 65536 + portClass(bp, sport)) * 65536 + portClass(bp, natPort)) * 256 + icmpType;
+    const ports = (((vi * 2 + (tracked ? 1 : 0)) * 65536 + pc[sport]) * 65536 + pc[natPort]) * 256 + icmpType;
     const pd = proto * 65536 + dport;
     let c = this.cache.get(src, dst, pd, ports);
     if (c) return c;
@@ -155,8 +152,8 @@ export class TrafficDriver {
     const t = traceConnection(topo, { src, dst, protocol: proto, srcPort: sport, dstPort: dport, icmpType: icmp ? icmpType : undefined, icmpCode: icmp ? 0 : undefined }, natPort, tracked);
     c = {
       unlogged: t.forward.unlogged,
-      fwd: this.compileHops(t.forward),
-      rev: t.reverse ? this.compileHops(t.reverse) : [],
+      fwd: this.compileHops(t.forward, proto),
+      rev: t.reverse ? this.compileHops(t.reverse, proto) : [],
       fwdDelivered: t.forward.delivered,
       revDelivered: t.reverse?.delivered ?? false,
     };
@@ -164,25 +161,60 @@ export class TrafficDriver {
     return c;
   }
 
-  private compileHops(t: Trace): CHop[] {
-    return t.hops.map((h: Hop) => ({
-      eni: h.eni.index,
-      cls: this.eniClass[h.eni.index],
-      src: this.addrs.id(h.srcaddr),
-      dst: this.addrs.id(h.dstaddr),
-      pktSrc: this.addrs.id(h.pktSrcaddr),
-      pktDst: this.addrs.id(h.pktDstaddr),
-      sport: h.srcport,
-      dport: h.dstport,
-      srcRole: h.srcPortRole,
-      dstRole: h.dstPortRole,
-      action: h.decision.action === 'ACCEPT' ? 0 : 1,
-      egress: h.direction === 'egress' ? 1 : 0,
-      path: h.trafficPath,
-      svcSrc: this.serviceIndex(h.pktSrcService),
-      svcDst: this.serviceIndex(h.pktDstService),
-      bpa: h.decision.rejectReason === 'BPA' ? 1 : 0,
-    }));
+  private compileHops(t: Trace, proto: number): CHop[] {
+    const addrs = this.addrs;
+    return t.hops.map((h: Hop) => {
+      const c: CHop = {
+        cls: this.eniClass[h.eni.index],
+        hc: 0,
+        kc: 0,
+        eni: h.eni.index,
+        srcRole: h.srcPortRole,
+        dstRole: h.dstPortRole,
+        epoch: -1,
+        v: [
+          h.eni.index,
+          addrs.id(h.srcaddr),
+          addrs.id(h.dstaddr),
+          addrs.id(h.pktSrcaddr),
+          addrs.id(h.pktDstaddr),
+          proto,
+          h.decision.action === 'ACCEPT' ? 0 : 1,
+          h.direction === 'egress' ? 1 : 0,
+          h.trafficPath,
+          this.serviceIndex(h.pktSrcService),
+          this.serviceIndex(h.pktDstService),
+          h.decision.rejectReason === 'BPA' ? 1 : 0,
+          typeof h.srcaddr === 'bigint',
+        ],
+      };
+      this.intern(c);
+      return c;
+    });
+  }
+
+  private intern(c: CHop): void {
+    c.hc = this.classes.intern(...c.v);
+    c.kc = this.classes.key(c.hc);
+    c.epoch = this.classes.epoch;
+  }
+
+  /**
+   * Bounds the hop classes over a long run: once past a limit, and only while both tables are
+   * empty (right after windows closed), classes and compiled traces are dropped and the traces
+   * of connections still open are interned again.
+   */
+  compact(limit = 1 << 18): void {
+    const busy = (t: FlowTable) => t.size > 0 || t.queued > 0;
+    if (this.classes.size < limit || busy(this.tables[0]) || busy(this.tables[1])) return;
+    this.classes.clear();
+    this.cache.clear();
+    const again = (c: Compiled) => {
+      for (const h of c.fwd) if (h.epoch !== this.classes.epoch) this.intern(h);
+      for (const h of c.rev) if (h.epoch !== this.classes.epoch) this.intern(h);
+    };
+    for (const k of this.pending) again(k.c);
+    for (const e of this.tracked.values()) again(e.c);
   }
 
   /**
@@ -284,6 +316,9 @@ export class TrafficDriver {
         }
       }
       if (n === 0) return;
+      // start and end are whole Unix seconds, as for the data path (Math.floor below).
+      first = Math.floor(first);
+      last = Math.floor(last);
       this.hops(c.fwd, k, n, n * SYN_BYTES, first, last, 2);
       if (k.mode === 2) this.hops(c.rev, k, n, n * SYN_BYTES, first, last, 18);
       return;
@@ -345,7 +380,7 @@ export class TrafficDriver {
       const h = hops[i];
       const sport = ported ? (h.srcRole === PortRole.Client ? clientPort : h.srcRole === PortRole.Server ? serverPort : natPort) : 0;
       const dport = ported ? (h.dstRole === PortRole.Client ? clientPort : h.dstRole === PortRole.Server ? serverPort : natPort) : 0;
-      this.tables[h.cls].add(h.eni, h.src, h.dst, sport, dport, proto, h.action, h.pktSrc, h.pktDst, packets, bytes, first, last, flags, h.egress, h.path, h.svcSrc, h.svcDst, h.bpa);
+      this.tables[h.cls].queue(h.hc, h.kc, h.eni, sport, dport, packets, bytes, first, last, flags);
     }
   }
 
@@ -397,24 +432,34 @@ export class TrafficDriver {
  * (bigints) go to a Map. Emptied past 200,000 entries (open connections keep their traces).
  */
 class CompileCache {
-  private static readonly SLOTS = 1 << 19;
+  private static readonly MAX_SLOTS = 1 << 19;
   private static readonly LIMIT = 200_000;
-  private src = new Float64Array(CompileCache.SLOTS);
-  private dst = new Float64Array(CompileCache.SLOTS);
-  private pd = new Float64Array(CompileCache.SLOTS);
-  private rest = new Float64Array(CompileCache.SLOTS);
-  private values: (Compiled | undefined)[] = new Array<Compiled | undefined>(CompileCache.SLOTS).fill(undefined);
-  private size = 0;
+  /**
+   * Per slot: source, destination, protocol and port, the rest, and the value's index + 1 (0 =
+   * empty). It starts small and doubles at half full: a run with few distinct flows keeps its
+   * slots in cache (a lookup per connection).
+   */
+  private slots = new Float64Array((1 << 12) * 5);
+  private mask = (1 << 12) - 1;
+  private values: Compiled[] = [];
   private big = new Map<string, Compiled>();
 
   get(src: Ip, dst: Ip, pd: number, rest: number): Compiled | undefined {
     if (typeof src === 'bigint' || typeof dst === 'bigint') return this.big.get(`${src}|${dst}|${pd}|${rest}`);
-    const mask = CompileCache.SLOTS - 1;
+    const mask = this.mask;
+    const t = this.slots;
     for (let s = slotOf(src, dst, pd, rest) & mask; ; s = (s + 1) & mask) {
-      const v = this.values[s];
-      if (v === undefined) return undefined;
-      if (this.src[s] === src && this.dst[s] === dst && this.pd[s] === pd && this.rest[s] === rest) return v;
+      const at = s * 5;
+      const v = t[at + 4];
+      if (v === 0) return undefined;
+      if (t[at] === src && t[at + 1] === dst && t[at + 2] === pd && t[at + 3] === rest) return this.values[v - 1];
     }
+  }
+
+  clear(): void {
+    this.slots.fill(0);
+    this.values = [];
+    this.big.clear();
   }
 
   set(src: Ip, dst: Ip, pd: number, rest: number, c: Compiled): void {
@@ -423,20 +468,85 @@ class CompileCache {
       this.big.set(`${src}|${dst}|${pd}|${rest}`, c);
       return;
     }
-    if (this.size >= CompileCache.LIMIT) {
-      this.values.fill(undefined);
-      this.size = 0;
-    }
-    const mask = CompileCache.SLOTS - 1;
-    let s = slotOf(src, dst, pd, rest) & mask;
-    while (this.values[s] !== undefined) s = (s + 1) & mask;
-    this.src[s] = src;
-    this.dst[s] = dst;
-    this.pd[s] = pd;
-    this.rest[s] = rest;
-    this.values[s] = c;
-    this.size++;
+    if (this.values.length >= CompileCache.LIMIT) this.clear();
+    else if ((this.values.length + 1) * 2 > this.mask && this.mask + 1 < CompileCache.MAX_SLOTS) this.grow();
+    this.put(src, dst, pd, rest, this.values.push(c));
   }
+
+  private put(src: number, dst: number, pd: number, rest: number, v: number): void {
+    const mask = this.mask;
+    const t = this.slots;
+    let s = slotOf(src, dst, pd, rest) & mask;
+    while (t[s * 5 + 4] !== 0) s = (s + 1) & mask;
+    const at = s * 5;
+    t[at] = src;
+    t[at + 1] = dst;
+    t[at + 2] = pd;
+    t[at + 3] = rest;
+    t[at + 4] = v;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    this.mask = this.mask * 2 + 1;
+    this.slots = new Float64Array((this.mask + 1) * 5);
+    for (let at = 0; at < old.length; at += 5) if (old[at + 4] !== 0) this.put(old[at], old[at + 1], old[at + 2], old[at + 3], old[at + 4]);
+  }
+}
+
+/**
+ * The next ephemeral port of each client address: open addressing over one Float64Array
+ * (address, port); IPv6 addresses (bigints) go to a Map.
+ */
+class EphemeralPorts {
+  private slots = new Float64Array(1 << 17).fill(-1);
+  private mask = (1 << 16) - 1;
+  private size = 0;
+  private big = new Map<bigint, number>();
+
+  get(a: Ip): number | undefined {
+    if (typeof a === 'bigint') return this.big.get(a);
+    for (let s = ephemeralSlot(a) & this.mask; ; s = (s + 1) & this.mask) {
+      const k = this.slots[s * 2];
+      if (k === a) return this.slots[s * 2 + 1];
+      if (k < 0) return undefined;
+    }
+  }
+
+  set(a: Ip, port: number): void {
+    if (typeof a === 'bigint') {
+      this.big.set(a, port);
+      return;
+    }
+    let s = ephemeralSlot(a) & this.mask;
+    for (; ; s = (s + 1) & this.mask) {
+      const k = this.slots[s * 2];
+      if (k === a) break;
+      if (k < 0) {
+        if (++this.size * 2 > this.mask) {
+          this.grow();
+          this.set(a, port);
+          return;
+        }
+        break;
+      }
+    }
+    this.slots[s * 2] = a;
+    this.slots[s * 2 + 1] = port;
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    this.slots = new Float64Array(old.length * 2).fill(-1);
+    this.mask = this.mask * 2 + 1;
+    this.size = 0;
+    for (let at = 0; at < old.length; at += 2) if (old[at] >= 0) this.set(old[at], old[at + 1]);
+  }
+}
+
+function ephemeralSlot(a: number): number {
+  const h = Math.imul((a | 0) ^ 0x9e3779b9, 0x85ebca6b);
+  return (h ^ (h >>> 15)) >>> 0;
 }
 
 function slotOf(src: number, dst: number, pd: number, rest: number): number {
@@ -470,4 +580,11 @@ function portClass(bp: Int32Array, port: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/** portClass for every port at once (a lookup per connection instead of a binary search). */
+function portClasses(bp: Int32Array): Uint16Array {
+  const t = new Uint16Array(65536);
+  for (let p = 0; p < 65536; p++) t[p] = portClass(bp, p);
+  return t;
 }

@@ -25,7 +25,7 @@ const safe = (s: string) => s.replace(/^\/+/, '').replace(/[^A-Za-z0-9._-]+/g, '
 
 /** A record's CloudWatch timestamp: its start, in milliseconds. */
 function eventTime(w: WindowRows, r: number): number {
-  return (w.table.status[r] === STATUS_OK ? w.table.first[r] : w.windowStart) * 1000;
+  return (w.table.status[r] === STATUS_OK ? w.table.first(r) : w.windowStart) * 1000;
 }
 
 /**
