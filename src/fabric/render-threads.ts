@@ -109,9 +109,9 @@ export class RenderThreads {
    * first window is generated; window() waits for its thread to be ready.
    */
   static start(input: EmulateOptionsIn, count: number, flowLogs: number): RenderThreads {
-    const boot = new URL('./render-worker-boot.mjs', import.meta.url);
+    const boot = new URL('../util/ts-worker.mjs', import.meta.url);
     const threads: Thread[] = Array.from({ length: count }, () => {
-      const worker = new Worker(boot, { workerData: { input } });
+      const worker = new Worker(boot, { workerData: { input, module: new URL('./render-worker.ts', import.meta.url).href } });
       const t: Thread = { worker, slots: Array.from({ length: MAX_QUEUED }, () => ({ busy: false, cap: 0 })), queued: 0, epoch: -1, classes: 0, templates: 0, v6: 0, services: 0, ready: Promise.resolve() };
       // A thread says when it is ready, or why it cannot be (its own error message).
       t.ready = new Promise<void>((resolve, reject) => {
