@@ -52,7 +52,8 @@ function generatorSql(rows: number, out: string, conversations: number): string 
   const internal = (k: string) => `concat('10.', ((${k}) >> 8) & 255, '.', (${k}) & 255, '.', ((${k}) * 7) % 250 + 4)`;
   const external = (k: string) => `concat((${k}) % 200 + 20, '.', ((${k}) * 13) % 256, '.', ((${k}) * 7) % 256, '.', ((${k}) * 3) % 254 + 1)`;
   const ok = `${h(2)} % 1000 >= 11`;
-  const port = `[443, 80, 22, 3306, 5432, 53, 123, 8080, 6379, 3389][${h(5)} % 10 + 1]`;
+  // A conversation's server port (and so its protocol) is its own; independent records draw one.
+  const port = `[443, 80, 22, 3306, 5432, 53, 123, 8080, 6379, 3389][${conversations > 0 ? hp(5) : h(5)} % 10 + 1]`;
   return `COPY (
     SELECT *, CAST(to_timestamp("start") AS DATE) AS "date" FROM (
       SELECT
