@@ -169,3 +169,39 @@ describe('an ingest killed with SIGKILL resumes without loss or duplicates', () 
     expect(JSON.parse(c.stdout)).toEqual([{ n, d: n }]);
   });
 });
+
+describe('flowlens demo', () => {
+  it('emulates, ingests, answers, detects, then serves the dashboard and prints its URL', { timeout: 240_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flowlens-demo-'));
+    const child = spawn(process.execPath, [bin, 'demo', '--dir', dir, '--duration', '20m', '--port', '0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setInterval(() => {
+        const m = /Dashboard: (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
+        if (m) {
+          clearInterval(timer);
+          resolve(m[1]);
+        }
+      }, 100);
+      child.on('exit', (code) => {
+        clearInterval(timer);
+        reject(new Error(`demo exited (${code}) before serving:\n${out}`));
+      });
+    });
+    try {
+      expect(out).toMatch(/1\/4 emulating/);
+      expect(out).toMatch(/numRejections/);
+      expect(out).toMatch(/4\/4 detecting/);
+      expect(out).toMatch(/\d+ alerts;/);
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      const page = await fetch(`${url}/`);
+      expect(await page.text()).toMatch(/<div id="root">|<script/);
+      const q = await fetch(`${url}/api/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'stats count(*) as n' }) });
+      expect(((await q.json()) as { rows: unknown[][] }).rows[0][0]).toBeGreaterThan(0);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.on('exit', r));
+    }
+  });
+});
