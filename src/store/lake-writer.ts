@@ -23,7 +23,7 @@ interface StageCol {
 interface StageShape {
   /** Staging table columns, in order: fixed-width only, so each vector is one memcpy. */
   cols: StageCol[];
-  /** The batch's dictionaries (address columns share one), by index; -1 stands for `extra`. */
+  /** The batch's dictionaries by index (address columns share one; `extra` has its own). */
   dicts: ((b: ColumnBatch) => readonly string[])[];
   /** Stored columns this format fills (the rest are absent from its files, NULL when read). */
   columns: string[];
@@ -36,10 +36,11 @@ const THREAD_MIN_ROWS = 32_768;
 
 /**
  * Writes column batches as Parquet files in the store's Hive layout
- * (`flows/date=YYYY-MM-DD/<chunk>_<n>.parquet`), sorted by `start` so row-group statistics let
- * time-range queries skip what they do not need. Each chunk is written to a scratch folder
- * and renamed into place, so a reader never sees a half-written file and a redone chunk
- * (after a crash) replaces its own files instead of adding copies.
+ * (`flows/date=YYYY-MM-DD/<chunk>_<n>.parquet`, one per day a chunk's records fall on), in the
+ * input's order (AWS writes objects in time order, so row-group statistics on `start` still let
+ * time-range queries skip most of a file). Each chunk is written to a scratch folder and
+ * renamed into place, so a reader never sees a half-written file and a redone chunk (after a
+ * crash) replaces its own files instead of adding copies.
  */
 export class LakeWriter {
   private shapes = new Map<string, StageShape>();
@@ -111,7 +112,8 @@ export class LakeWriter {
       cols.push({ name: 'extra', type: 'DICT', data: (b) => b.extra, dict: d });
       exprs.set('extra', 's.extra');
     }
-    exprs.set('source_id', '$source');
+    // The source id is written as a literal per chunk (writeChunk).
+    exprs.set('source_id', 'NULL');
     // Only the columns this format has: all-NULL columns would double the Parquet write cost.
     const present = STORED_COLUMNS.filter((c) => exprs.has(c.column));
     shape = { cols, dicts, exprs, columns: present.map((c) => c.column) };
