@@ -93,6 +93,25 @@ describe('flowlens ingest / sql on the command line', () => {
   });
 });
 
+describe('flowlens emulate --workers', () => {
+  it('writes the same objects with one thread or two, and refuses fewer than one', { timeout: 120_000 }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flowlens-emulate-'));
+    const files = (out: string) => {
+      const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+      return walk(out).map((f) => [f.slice(out.length), readFileSync(f).toString('base64')]).sort();
+    };
+    for (const w of ['1', '2']) {
+      const r = flowlens(['emulate', '--duration', '20m', '--workers', w, '--out', join(dir, `w${w}`), '--format', 'json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).records).toBeGreaterThan(0);
+    }
+    expect(files(join(dir, 'w2'))).toEqual(files(join(dir, 'w1')));
+    const bad = flowlens(['emulate', '--workers', '0', '--out', join(dir, 'w0')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--workers: "0" must be at least 1/);
+  });
+});
+
 describe('an ingest killed with SIGKILL resumes without loss or duplicates', () => {
   it('over several files, skips the finished ones and resumes the one cut off', { timeout: 180_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'flowlens-kill-files-'));

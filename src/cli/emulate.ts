@@ -28,6 +28,11 @@ function parseInt10(name: string) {
   };
 }
 
+function positive(name: string, n: number): number {
+  if (n < 1) throw new UserError(`${name}: "${n}" must be at least 1`);
+  return n;
+}
+
 /** `flowlens emulate`: writes an emulated VPC's flow logs and the ground truth of its incidents. */
 export function define(cmd: Command): void {
   addCommonOptions(cmd)
@@ -45,6 +50,7 @@ export function define(cmd: Command): void {
     .option('--pcap <file>', 'turn a pcap/pcapng capture into records instead of running scenarios')
     .option('--scale <x>', 'traffic multiplier for the scenarios', '1')
     .option('--gzip-level <n>', 'gzip level of .log.gz objects (1-9)', '6')
+    .option('--workers <n>', 'threads in all, the generating one included (default: one per core for large S3 text runs)')
     .option('--list-scenarios', 'list the scenarios and exit')
     .action(async (opts: Record<string, string | string[] | boolean | undefined>) => {
       const format = opts.format as OutputFormat;
@@ -73,6 +79,7 @@ export function define(cmd: Command): void {
         pcap: opts.pcap as string | undefined,
         scale,
         gzipLevel: parseInt10('--gzip-level')(opts.gzipLevel as string),
+        workers: opts.workers === undefined ? undefined : positive('--workers', parseInt10('--workers')(opts.workers as string)),
       });
       const summary = { records: r.records, files: r.files, seconds: r.seconds, connections: r.connections, labels: r.labels.length, out: r.out, delivery: r.delivery, start: r.start, end: r.end, interval: r.interval };
       if (format === 'table') {
