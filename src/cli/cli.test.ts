@@ -112,6 +112,25 @@ describe('flowlens emulate --workers', () => {
   });
 });
 
+describe('flowlens explain', () => {
+  it('explains a rejected connection as JSON and refuses bad input in one line', () => {
+    const r = flowlens(['explain', '203.0.113.9', '192.0.2.30', '--port', '3389', '--format', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    const e = JSON.parse(r.stdout);
+    expect(e.verdict).toBe('REJECT');
+    expect(e.blockedBy).toMatchObject({ layer: 'sg', ruleId: 'sg-0a1b2c3d4e5f60005 ingress' });
+    const table = flowlens(['explain', '10.0.10.21', '10.0.20.10', '--port', '5432']);
+    expect(table.stdout).toMatch(/^ACCEPT: tcp\/5432 10\.0\.10\.21 → 10\.0\.20\.10 is accepted/);
+    expect(table.stdout).toMatch(/sg-0a1b2c3d4e5f60004 ingress\[0\]/);
+    const bad = flowlens(['explain', '10.0.0', '10.0.20.10']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/source: "10\.0\.0" is not an IPv4 or IPv6 address/);
+    const noStore = flowlens(['explain', '--rule-usage', '--db', join(tmpdir(), 'flowlens-no-store-here')]);
+    expect(noStore.code).toBe(2);
+    expect(noStore.stderr).toMatch(/no flowlens store here/);
+  });
+});
+
 describe('an ingest killed with SIGKILL resumes without loss or duplicates', () => {
   it('over several files, skips the finished ones and resumes the one cut off', { timeout: 180_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'flowlens-kill-files-'));

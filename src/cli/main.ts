@@ -13,6 +13,7 @@ const COMMANDS: ReadonlyArray<{ name: string; summary: string; load: () => Promi
   { name: 'sql', summary: 'run read-only SQL over the store', load: () => import('./sql.ts') },
   { name: 'query', summary: 'run a CloudWatch Logs Insights query over the store', load: () => import('./query.ts') },
   { name: 'detect', summary: 'run detection rules over the store and manage alerts', load: () => import('./detect.ts') },
+  { name: 'explain', summary: 'why a connection is accepted or rejected; what a policy change would break; unused rules', load: () => import('./explain.ts') },
   { name: 'serve', summary: 'serve the HTTP API, live ingest, metrics and the dashboard', load: () => import('./serve.ts') },
   { name: 'demo', summary: 'generate a sample, ingest it and show what flowlens answers', load: () => import('./demo.ts') },
 ];
