@@ -14,8 +14,9 @@ export function define(cmd: Command): void {
     .option('--rules <dir>', 'detection rules folder for streaming detection')
     .option('--max-rows <n>', 'rows a JSON answer may carry (NDJSON answers may carry 100 times more)', '10000')
     .option('--query-timeout <ms>', 'interrupt queries running longer than this', '30000')
+    .option('--topology <path>', 'topology /api/explain answers over (YAML or a describe-* folder; default: the shipped VPC)')
     .option('--log', 'log every request (JSON lines on stdout)')
-    .action(async (opts: { db: string; host: string; port: string; token?: string; rules?: string; maxRows: string; queryTimeout: string; log?: boolean }) => {
+    .action(async (opts: { db: string; host: string; port: string; token?: string; rules?: string; maxRows: string; queryTimeout: string; topology?: string; log?: boolean }) => {
       const { startServer } = await import('../server/index.ts');
       const num = (v: string, flag: string) => {
         const n = Number(v);
@@ -34,6 +35,7 @@ export function define(cmd: Command): void {
           maxRows,
           maxStreamRows: maxRows * 100,
           queryTimeoutMs: num(opts.queryTimeout, '--query-timeout'),
+          topology: opts.topology,
           logRequests: Boolean(opts.log),
         });
       } catch (err) {

@@ -35,6 +35,8 @@ export const ServerConfig = z
     detect: z.boolean().default(true),
     /** Folder of detection rules handed to the detector. */
     rulesDir: z.string().optional(),
+    /** The topology `/api/explain` answers over (YAML or a describe-* folder; default: the shipped VPC). */
+    topology: z.string().optional(),
     /** Log requests (pino) to stderr. */
     logRequests: z.boolean().default(false),
   })

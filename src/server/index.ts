@@ -5,6 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { explainConnection } from '../explain/index.ts';
+import { loadTopology } from '../fabric/index.ts';
+import type { Topology } from '../fabric/model.ts';
 import type { CommitInfo } from '../ingest/index.ts';
 import { getSaved, listSaved, saveQuery } from '../query/saved.ts';
 import { ensureStore } from '../store/layout.ts';
@@ -155,6 +158,24 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       return alert;
     });
   }
+  // Explain answers from the policy engine over the server's topology (loaded once, on first use).
+  let topology: Promise<Topology> | undefined;
+  app.post('/api/explain', async (req) => {
+    const body = objectBody(req);
+    const int = (key: string) => {
+      const v = body[key];
+      if (v === undefined || v === null) return undefined;
+      if (typeof v !== 'number' || !Number.isInteger(v)) throw new HttpError(400, `"${key}" must be a whole number`);
+      return v;
+    };
+    const protocol = body.protocol;
+    if (protocol !== undefined && typeof protocol !== 'string' && typeof protocol !== 'number') throw new HttpError(400, '"protocol" must be a name or a number');
+    topology ??= loadTopology(cfg.topology).catch((err: unknown) => {
+      topology = undefined;
+      throw err;
+    });
+    return explainConnection(await topology, { src: requiredString(body, 'src'), dst: requiredString(body, 'dst'), dstPort: int('port'), srcPort: int('srcPort'), protocol });
+  });
   app.get('/api/health/ingest', async () => ingestHealth(service, live, metrics));
 
   await app.register(async (scope) => ingestRoutes(scope, live, cfg));

@@ -64,6 +64,13 @@ export const OPENAPI = {
     },
     '/api/findings/{id}/ack': { post: { summary: 'acknowledge an alert', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], requestBody: json({ type: 'object', properties: { note: { type: 'string' } } }), responses: { 200: json(alert), 404: json(error), 503: json(error) } } },
     '/api/findings/{id}/resolve': { post: { summary: 'resolve an alert', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], requestBody: json({ type: 'object', properties: { note: { type: 'string' } } }), responses: { 200: json(alert), 404: json(error), 503: json(error) } } },
+    '/api/explain': {
+      post: {
+        summary: 'why a connection is accepted or rejected: every interface, layer and rule of the request and its reply (the policy engine over the server topology)',
+        requestBody: json({ type: 'object', required: ['src', 'dst'], properties: { src: { type: 'string' }, dst: { type: 'string' }, port: { type: 'integer' }, srcPort: { type: 'integer' }, protocol: { type: ['string', 'integer'] } } }),
+        responses: { 200: json({ type: 'object', properties: { verdict: { type: 'string', enum: ['ACCEPT', 'REJECT'] }, summary: { type: 'string' }, endpoint: { type: 'string' }, blockedBy: { type: 'object' }, steps: { type: 'array', items: { type: 'object' } } } }), ...errors },
+      },
+    },
     '/api/health/ingest': { get: { summary: 'ingest health: data freshness, volumes, NODATA/SKIPDATA, quarantine, live ingest state', responses: { 200: json({ type: 'object' }) } } },
     '/ingest/firehose': {
       post: {

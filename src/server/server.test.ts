@@ -96,6 +96,18 @@ describe('query API', () => {
     }
   });
 
+  it('explains a connection over the shipped topology and refuses bad input with 400', async () => {
+    const r = await post('/api/explain', { src: '10.0.10.21', dst: '10.0.20.10', port: 5432 });
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toMatchObject({ verdict: 'ACCEPT', endpoint: 'eni-0a1b2c3d4e5f60041' });
+    const rej = (await post('/api/explain', { src: '203.0.113.9', dst: '192.0.2.30', port: 3389 })).json();
+    expect(rej.blockedBy).toMatchObject({ layer: 'sg', ruleId: 'sg-0a1b2c3d4e5f60005 ingress' });
+    const bad = await post('/api/explain', { src: 'not-an-ip', dst: '10.0.20.10' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error).toMatch(/source: "not-an-ip" is not an IPv4 or IPv6 address/);
+    expect((await post('/api/explain', { src: '10.0.10.21', dst: '10.0.20.10', port: '5432' })).statusCode).toBe(400);
+  });
+
   it('lists, saves and runs saved queries, and refuses names that are paths', async () => {
     const list = (await app.inject('/api/saved-queries')).json().queries;
     expect(list.map((q: { name: string }) => q.name)).toContain('aws-top-rejected-sources');
