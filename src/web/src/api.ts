@@ -86,6 +86,15 @@ export interface SavedQuery {
 export const savedQueries = () => call<{ queries: SavedQuery[] }>('GET', '/api/saved-queries');
 export const saveQuery = (name: string, query: string) => call<{ saved: string }>('POST', '/api/saved-queries', { name, query });
 
+export interface Explanation {
+  verdict: 'ACCEPT' | 'REJECT';
+  summary: string;
+  endpoint: string;
+  blockedBy?: { leg: 'request' | 'reply'; layer: string; ruleId: string; reason: string; eni?: string };
+  steps: { leg: 'request' | 'reply'; eni: string; name?: string; direction: string; action: string; checks: { layer: string; action: string; ruleId: string; reason: string }[] }[];
+}
+export const explain = (q: { src: string; dst: string; port?: number; srcPort?: number; protocol?: number }) => call<Explanation>('POST', '/api/explain', q);
+
 export interface IngestHealth {
   status: 'ok' | 'stale' | 'degraded' | 'empty';
   now: number;

@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 import { useEffect, useRef, useState } from 'react';
-import { insights, saveQuery, savedQueries, sql, type Result } from './api.ts';
+import { explain, insights, saveQuery, savedQueries, sql, type Explanation, type Result } from './api.ts';
 import { Chart } from './chart.ts';
 import { deps, type Ctx } from './context.ts';
 import { emptyRange } from './empty.ts';
@@ -100,6 +100,7 @@ function TimelinePicker() {
 }
 
 function Timeline({ ctx, focus }: { ctx: Ctx; focus: string }) {
+  const [why, setWhy] = useState<unknown[] | null>(null);
   const [load] = useLoad(async () => {
     const series = await sql(Q.timeline(ctx.w, ctx.route, ctx.cols, focus));
     const flows = await sql(Q.timelineFlows(ctx.w, ctx.route, ctx.cols, focus));
@@ -134,9 +135,42 @@ function Timeline({ ctx, focus }: { ctx: Ctx; focus: string }) {
             ],
           },
         }),
-        h(Table, { columns: d.flows.columns, rows: d.flows.rows, format: fmtCell, testId: 'timeline-flows', max: 100 }),
+        h(Why, { columns: d.flows.columns, row: why }),
+        h(Table, { columns: d.flows.columns, rows: d.flows.rows, format: fmtCell, testId: 'timeline-flows', max: 100, onRow: setWhy }),
       ),
   });
+}
+
+/** The policy engine's answer for one flow of the timeline: which layer and rule decided it. */
+function Why({ columns, row }: { columns: string[]; row: unknown[] | null }) {
+  const [state, setState] = useState<{ e?: Explanation; error?: string }>({});
+  const at = (name: string) => (row ? row[columns.indexOf(name)] : undefined);
+  const num = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
+  useEffect(() => {
+    if (!row) return;
+    setState({});
+    let live = true;
+    explain({ src: String(at('srcaddr')), dst: String(at('dstaddr')), port: num(at('dstport')), srcPort: num(at('srcport')), protocol: num(at('protocol')) })
+      .then((e) => live && setState({ e }))
+      .catch((err: unknown) => live && setState({ error: err instanceof Error ? err.message : String(err) }));
+    return () => {
+      live = false;
+    };
+  }, [row]);
+  if (!row) return h('p', { className: 'hint' }, 'Click a flow to see which security group, network ACL or route decides it.');
+  if (state.error) return h('div', { className: 'why error', 'data-testid': 'why' }, `explain: ${state.error}`);
+  if (!state.e) return h('div', { className: 'why loading', 'data-testid': 'why' }, 'asking the policy engine…');
+  const e = state.e;
+  const rules = e.steps.flatMap((s) => s.checks.map((c) => `${s.leg} · ${s.name ?? s.eni} ${s.direction} · ${c.layer} ${c.action} ${c.ruleId}`));
+  return h(
+    'div',
+    { className: `why ${e.verdict === 'REJECT' ? 'reject' : 'accept'}`, 'data-testid': 'why' },
+    h('strong', null, e.verdict),
+    ' ',
+    e.summary,
+    h('ul', null, ...rules.map((r, i) => h('li', { key: i }, r))),
+    h('p', { className: 'hint' }, 'From the policy engine over the server topology (serve --topology); a record of another VPC is judged as seen from outside it.'),
+  );
 }
 
 function SankeyPanel({ ctx }: { ctx: Ctx }) {

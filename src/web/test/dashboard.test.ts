@@ -91,6 +91,12 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     const flows = await panel('timeline').locator('[data-testid="timeline-flows"] tbody tr').allInnerTexts();
     expect(flows.length).toBeGreaterThan(0);
     expect(flows.every((t) => t.includes(ip))).toBe(true);
+    // A click on a flow asks the policy engine which rules decide it.
+    await panel('timeline').locator('[data-testid="timeline-flows"] tbody tr').first().click();
+    await page.waitForSelector('[data-testid="why"].accept, [data-testid="why"].reject', { timeout: 15_000 });
+    const why = await page.locator('[data-testid="why"]').innerText();
+    expect(why).toMatch(/^(ACCEPT|REJECT) (tcp|udp|icmp|protocol)/);
+    expect(why).toMatch(/(sg|nacl|route|bpa) (ACCEPT|REJECT) \S+/);
     await page.waitForTimeout(600);
     await shot('debug-timeline');
   });
