@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestPaths } from '../ingest/index.ts';
 import { openStore, type Store } from '../store/index.ts';
-import { buildRollups, freshRollupDays } from '../store/rollups.ts';
+import { buildRollups, freshRollupDays, invalidateRollups, storeExtent } from '../store/rollups.ts';
 import { describeFlows, parseQuery, runInsights } from './index.ts';
 import { planRollup } from './rollup.ts';
 
@@ -92,6 +92,28 @@ describe('queries answered from rollups', () => {
       }
     });
   }
+
+  it('knows the store extent without a scan, with fresh and stale first, middle and last days', async () => {
+    const run = async (sql: string) => (await store.query(sql)).rows;
+    const scan = async () => {
+      const [[records, first, last]] = await run('SELECT count(*), min(start), max("end") FROM flows');
+      return { records: Number(records), first_start: Number(first), last_end: Number(last) };
+    };
+    const expected = await scan();
+    expect(expected.records).toBe(60_500);
+    // Day 2 is stale (counted from the files); days 1 and 3 answer from their covers.
+    expect(await storeExtent(db, run)).toEqual(expected);
+    // Stale first and last days are read, not taken from covers.
+    await invalidateRollups(db, '2024-01-01');
+    await invalidateRollups(db, '2024-01-03');
+    expect(await storeExtent(db, run)).toEqual(expected);
+    await buildRollups(db);
+    expect(await storeExtent(db, run)).toEqual(expected);
+    // Back to the fixture's state for the tests below: day 2 stale.
+    await invalidateRollups(db, '2024-01-02');
+    expect([...(await freshRollupDays(db)).keys()].sort()).toEqual(['2024-01-01', '2024-01-03']);
+    expect(await storeExtent(db, run)).toEqual(expected);
+  });
 
   it('gives the same answer once the stale day is rebuilt', async () => {
     expect(await buildRollups(db)).toEqual(['2024-01-02']);

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { storedDays } from '../store/rollups.ts';
+import { storeExtent } from '../store/rollups.ts';
 import type { LiveIngest } from './live-ingest.ts';
 import type { Metrics } from './metrics.ts';
 import type { QueryService } from './query-service.ts';
@@ -16,26 +16,18 @@ const STALE_AFTER = 20 * 60;
  */
 export async function ingestHealth(service: QueryService, live: LiveIngest, metrics: Metrics, now = Math.floor(Date.now() / 1000)) {
   const hourAgo = now - 3600;
-  // Each figure reads only the days it needs (records are filed under the day they start), so
-  // the panel costs the same on a year of data as on a day: the total comes from the Parquet
-  // footers, the first start from the first day, the last end from the last, and the last
-  // hour's counts from the days it touches.
-  const days = await storedDays(service.db);
-  const day = (d: string) => `DATE '${/^\d{4}-\d{2}-\d{2}$/.test(d) ? d : '1970-01-01'}'`;
-  const row: Record<string, number | null> = { records: 0, first_start: null, last_end: null, records_last_hour: 0, nodata_last_hour: 0, skipdata_last_hour: 0, interfaces_last_hour: 0 };
-  if (days.length) {
-    const first = days[0];
-    const last = days[days.length - 1];
+  const extent = await storeExtent(service.db, async (sql) => (await service.sql(sql)).rows);
+  const row: Record<string, number | null> = { ...extent, records_last_hour: 0, nodata_last_hour: 0, skipdata_last_hour: 0, interfaces_last_hour: 0 };
+  // The last hour's counts read only the days the hour touches (records are filed under the
+  // day they start), so the panel costs the same on a year of data as on a day.
+  if (extent.last_end !== null && extent.last_end >= hourAgo) {
     const hourDay = new Date(hourAgo * 1000).toISOString().slice(0, 10);
     const r = await service.sql(
-      `SELECT (SELECT count(*) FROM flows) AS records,
-         (SELECT min(start) FROM flows WHERE "date" = ${day(first)}) AS first_start,
-         (SELECT max("end") FROM flows WHERE "date" = ${day(last)}) AS last_end,
-         count(*) AS records_last_hour,
+      `SELECT count(*) AS records_last_hour,
          count(*) FILTER (WHERE log_status = 'NODATA') AS nodata_last_hour,
          count(*) FILTER (WHERE log_status = 'SKIPDATA') AS skipdata_last_hour,
          count(DISTINCT interface_id) AS interfaces_last_hour
-       FROM flows WHERE "date" >= ${day(hourDay)} AND start >= ${Math.floor(hourAgo)}`,
+       FROM flows WHERE "date" >= DATE '${hourDay}' AND start >= ${Math.floor(hourAgo)}`,
     );
     for (const [i, c] of r.columns.entries()) row[c] = r.rows[0]?.[i] === null || r.rows[0]?.[i] === undefined ? null : Number(r.rows[0][i]);
   }

@@ -11,7 +11,7 @@ import type { Topology } from '../fabric/model.ts';
 import type { CommitInfo } from '../ingest/index.ts';
 import { getSaved, listSaved, saveQuery } from '../query/saved.ts';
 import { ensureStore } from '../store/layout.ts';
-import { buildRollups, hasRollups } from '../store/rollups.ts';
+import { buildRollups, hasRollups, storeExtent } from '../store/rollups.ts';
 import { authHook, checkBind } from './auth.ts';
 import { ServerConfig, type ServerOptions, type ServerSettings } from './config.ts';
 import { HttpError, errorBody } from './errors.ts';
@@ -115,6 +115,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     return { columns, enriched: columns.some((c) => c.name === 'src_owner'), rollups };
   });
 
+  // What the dashboard opens with: record count, first start, last end (no scan of the store).
+  app.get('/api/extent', async () => storeExtent(cfg.db, async (sql) => (await service.sql(sql)).rows));
   app.post('/api/query', async (req, reply) => {
     const body = objectBody(req);
     const query = requiredString(body, 'query');

@@ -114,6 +114,9 @@ interface Covers {
   rows?: number;
   /** Not built: it would not have halved the rows it is made from. */
   skipped?: boolean;
+  /** The day's first record start and last record end (the store's extent without a scan). */
+  first?: number | null;
+  last?: number | null;
 }
 
 /** The record files of a day folder, as a rollup's covers.json lists them. */
@@ -136,6 +139,9 @@ export async function invalidateRollups(root: string, day: string): Promise<void
 /** A fresh day's rollups: records of the day, and the rows of each level that was built. */
 export interface RollupDay {
   records: number;
+  /** First start and last end among the day's records (absent in covers written before). */
+  first?: number | null;
+  last?: number | null;
   /** Level name → rows; a level left out was not built (it would not aggregate). */
   rows: Record<string, number>;
 }
@@ -159,11 +165,49 @@ export async function freshRollupDays(root: string): Promise<Map<string, RollupD
         .catch(() => undefined);
       if (!covers) fresh = false;
       size.records = covers?.records ?? 0;
+      if (covers && 'first' in covers) {
+        size.first = covers.first;
+        size.last = covers.last;
+      }
       if (covers && !covers.skipped) size.rows[level.name] = covers.rows ?? 0;
     }
     if (fresh) out.set(part.slice(5), size);
   }
   return out;
+}
+
+/** How much the store holds and when: what the dashboard and ingest health open with. */
+export interface StoreExtent {
+  records: number;
+  first_start: number | null;
+  last_end: number | null;
+}
+
+/**
+ * The store's record count, first start and last end without scanning it: fresh days answer
+ * from their covers.json; only stale days are counted (from the Parquet footers), and the
+ * first and last day read when their covers do not say.
+ * @example await storeExtent(db, (sql) => store.query(sql).then((r) => r.rows))
+ */
+export async function storeExtent(root: string, run: (sql: string) => Promise<unknown[][]>): Promise<StoreExtent> {
+  const days = await storedDays(root);
+  if (!days.length) return { records: 0, first_start: null, last_end: null };
+  const fresh = await freshRollupDays(root);
+  const date = (d: string) => `DATE ${sqlString(d)}`;
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  let records = 0;
+  const stale: string[] = [];
+  for (const d of days) {
+    const f = fresh.get(d);
+    if (f) records += f.records;
+    else stale.push(d);
+  }
+  if (stale.length) records += Number((await run(`SELECT count(*) FROM flows WHERE "date" IN (${stale.map(date).join(', ')})`))[0]?.[0] ?? 0);
+  const firstDay = fresh.get(days[0]);
+  const lastDay = fresh.get(days[days.length - 1]);
+  const first_start = firstDay && firstDay.first !== undefined ? firstDay.first : num((await run(`SELECT min("start") FROM flows WHERE "date" = ${date(days[0])}`))[0]?.[0]);
+  const last_end = lastDay && lastDay.last !== undefined ? lastDay.last : num((await run(`SELECT max("end") FROM flows WHERE "date" = ${date(days[days.length - 1])}`))[0]?.[0]);
+  return { records, first_start, last_end };
 }
 
 /** Days (YYYY-MM-DD) that have record files. */
@@ -209,7 +253,10 @@ export async function buildRollups(root: string, days?: readonly string[], opts:
       // enrichment columns follow the addresses): a level that would not halve what it
       // aggregates is not built, and queries read the records (or the finer level) instead.
       const core = ['srcaddr', 'dstaddr', 'protocol', 'action', 'log_status', 'interface_id', 'app_port'].filter((d) => have.has(d)).map(sqlIdent);
-      const est = (await conn.runAndReadAll(`SELECT count(*), ${ROLLUP_LEVELS.map((l) => `approx_count_distinct(hash(${[bucketOf(l.seconds), ...core].join(', ')}))`).join(', ')} FROM ${src}`)).getRows()[0].map(Number);
+      const extent = `${have.has('start') ? 'min("start")' : 'NULL'}, ${have.has('end') ? 'max("end")' : 'NULL'}`;
+      const estRow = (await conn.runAndReadAll(`SELECT ${extent}, count(*), ${ROLLUP_LEVELS.map((l) => `approx_count_distinct(hash(${[bucketOf(l.seconds), ...core].join(', ')}))`).join(', ')} FROM ${src}`)).getRows()[0];
+      const span = { first: estRow[0] === null ? null : Number(estRow[0]), last: estRow[1] === null ? null : Number(estRow[1]) };
+      const est = estRow.slice(2).map(Number);
       const records = est[0];
       let from = src;
       let fromRows = records;
@@ -218,7 +265,7 @@ export async function buildRollups(root: string, days?: readonly string[], opts:
         await mkdir(dir, { recursive: true });
         if (est[i + 1] > fromRows * MAX_ROLLUP_SHARE) {
           await rm(join(dir, 'rollup.parquet'), { force: true });
-          await writeCovers(dir, { files, records, rows: est[i + 1], skipped: true });
+          await writeCovers(dir, { files, records, rows: est[i + 1], skipped: true, ...span });
           continue;
         }
         // The finest rollup built comes from the records; coarser ones from the level before.
@@ -230,7 +277,7 @@ export async function buildRollups(root: string, days?: readonly string[], opts:
         await conn.run(`COPY (${sql}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
         await rename(tmp, join(dir, 'rollup.parquet'));
         const [[rows]] = (await conn.runAndReadAll(`SELECT count(*) FROM read_parquet(${sqlString(join(dir, 'rollup.parquet'))})`)).getRows();
-        await writeCovers(dir, { files, records, rows: Number(rows) });
+        await writeCovers(dir, { files, records, rows: Number(rows), ...span });
         from = `read_parquet(${sqlString(join(dir, 'rollup.parquet'))})`;
         fromRows = Number(rows);
       }

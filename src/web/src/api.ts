@@ -95,6 +95,8 @@ export interface Explanation {
 }
 export const explain = (q: { src: string; dst: string; port?: number; srcPort?: number; protocol?: number }) => call<Explanation>('POST', '/api/explain', q);
 
+export const extent = () => call<{ records: number; first_start: number | null; last_end: number | null }>('GET', '/api/extent');
+
 export interface IngestHealth {
   status: 'ok' | 'stale' | 'degraded' | 'empty';
   now: number;

@@ -1,13 +1,13 @@
 /// <reference lib="dom" />
 import { useEffect, useMemo, useState } from 'react';
-import { schema, sql } from './api.ts';
+import { extent, schema } from './api.ts';
 import type { Ctx } from './context.ts';
 import { Debug } from './debug.ts';
 import { Executive } from './executive.ts';
 import { cx, h } from './h.ts';
 import { OnCall } from './oncall.ts';
 import { useLoad } from './panel.ts';
-import { Columns, Q } from './queries.ts';
+import { Columns } from './queries.ts';
 import { FILTER_KEYS, RANGES, VIEWS, fmtTime, navigate, timeWindow, useRoute } from './state.ts';
 
 /** The dashboard shell: views, time range, filters, theme; the views below it query the API. */
@@ -20,11 +20,11 @@ export function App() {
     localStorage.setItem('flowlens-theme', theme);
   }, [theme]);
   const [cols] = useLoad(schema, []);
-  const [latest] = useLoad(() => sql(Q.latest()), [refresh]);
+  const [latest] = useLoad(extent, [refresh]);
   // "now" moves only when the range or refresh changes, so panels do not re-query on every render.
   const w = useMemo(() => timeWindow(route.params), [route.params.get('range'), route.params.get('from'), route.params.get('to'), refresh]);
-  const lastEnd = latest.state === 'done' && latest.data.rows[0]?.[0] !== null ? Number(latest.data.rows[0][0]) : null;
-  const records = latest.state === 'done' ? Number(latest.data.rows[0]?.[2] ?? 0) : undefined;
+  const lastEnd = latest.state === 'done' ? latest.data.last_end : null;
+  const records = latest.state === 'done' ? latest.data.records : undefined;
 
   let body;
   if (cols.state === 'error') body = h('div', { className: 'error page' }, `Cannot reach the flowlens API: ${cols.error}`);

@@ -197,7 +197,6 @@ export const Q = {
       : `SELECT count(*) AS flows, NULL AS unattributed, count(DISTINCT interface_id) AS interfaces, count(*) FILTER (WHERE log_status <> 'OK') AS gaps FROM flows ${where(w, r, c)}`;
   },
 
-  latest: () => `SELECT max("end") AS last_end, min(start) AS first_start, count(*) AS records FROM flows`,
 };
 
 /** Human names of IP protocols. */
