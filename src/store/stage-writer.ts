@@ -174,6 +174,22 @@ function registerStageFunction(conn: DuckDBConnection): void {
 const registered = new WeakSet<DuckDBConnection>();
 
 /**
+ * The day (YYYY-MM-DD) all of a job's rows fall on, from its "date" column, or undefined when
+ * they span several (AWS objects cover minutes, so nearly every chunk has one day).
+ * @example onlyDay({ staged: [{ name: 'date', type: 'DATE', data: Int32Array.of(19675, 19675) }], rows: 2, ... }) // '2023-11-14'
+ */
+export function onlyDay(job: Pick<StageJob, 'staged' | 'rows'>): string | undefined {
+  const date = job.staged.find((c) => c.name === 'date' && c.type === 'DATE');
+  if (!date || job.rows === 0 || date.valid) return undefined;
+  const days = date.data as Int32Array;
+  const d = days[0];
+  for (let r = 1; r < job.rows; r++) if (days[r] !== d) return undefined;
+  // Years 1-9999 only: there our text and DuckDB's partition folder name agree.
+  const text = dayText(d);
+  return /^\d{4}-/.test(text) && !text.startsWith('0000') ? text : undefined;
+}
+
+/**
  * Writes one job on a connection (registering `flowlens_stage` on it the first time): one
  * Parquet file per day its records fall on (copyByDay).
  */
@@ -184,7 +200,7 @@ export async function writeJob(conn: DuckDBConnection, job: StageJob): Promise<s
   }
   const id = offer(job.staged, job.values, job.rows);
   try {
-    return await copyByDay(conn, job.root, job.chunkId, job.select.replace('$id', String(id)), job.compression);
+    return await copyByDay(conn, job.root, job.chunkId, job.select.replace('$id', String(id)), job.compression, undefined, onlyDay(job));
   } finally {
     STAGED.delete(id);
   }
