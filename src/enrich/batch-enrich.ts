@@ -252,16 +252,19 @@ export function enrichBatch(e: Enricher, batch: ColumnBatch): EnrichedColumn[] {
     if (!f) cache.set(field, (f = fieldCols(field)));
     return { codes: f[which], values: f.values };
   };
+  let asnSlots: { perSlot: Int32Array; has: Uint8Array } | undefined;
   const asn = (slot: Int32Array) => {
-    const perSlot = new Int32Array(slots);
-    const has = new Uint8Array(slots);
-    for (let k = 0; k < slots; k++) {
-      const v = infos[k]?.asn;
-      if (v !== undefined) {
-        perSlot[k] = v;
-        has[k] = 1;
+    if (!asnSlots) {
+      asnSlots = { perSlot: new Int32Array(slots), has: new Uint8Array(slots) };
+      for (let k = 0; k < slots; k++) {
+        const v = infos[k]?.asn;
+        if (v !== undefined) {
+          asnSlots.perSlot[k] = v;
+          asnSlots.has[k] = 1;
+        }
       }
     }
+    const { perSlot, has } = asnSlots;
     const data = new Int32Array(n);
     const valid = new Uint8Array(Math.ceil(n / 8) + 1);
     for (let i = 0; i < n; i++) {
@@ -273,16 +276,22 @@ export function enrichBatch(e: Enricher, batch: ColumnBatch): EnrichedColumn[] {
     return { data, valid };
   };
   const { names: portName, known } = portTables();
+  // Columns without NULLs skip the per-row validity test.
+  const protoAll = protocol !== undefined && !protocol.hasNull;
   let appPort: { data: Int32Array; valid: Uint8Array } | undefined;
   if (ports) {
     const data = new Int32Array(n);
     const valid = new Uint8Array(Math.ceil(n / 8) + 1);
+    const portsAll = !sport.hasNull && !dport.hasNull;
+    const sp = sport.i32;
+    const dp = dport.i32;
+    const pvs = protocol.i32;
     for (let i = 0; i < n; i++) {
-      if (!isValid(sport, i) || !isValid(dport, i)) continue;
-      const pv = isValid(protocol, i) ? protocol!.i32[i] : -1;
+      if (!portsAll && (!isValid(sport, i) || !isValid(dport, i))) continue;
+      const pv = protoAll || isValid(protocol, i) ? pvs[i] : -1;
       if (pv !== -1 && pv !== 6 && pv !== 17 && pv !== 132) continue;
-      const a = sport!.i32[i];
-      const b = dport!.i32[i];
+      const a = sp[i];
+      const b = dp[i];
       const ka = a >= 0 && a < 65536 && known[a] === 1;
       const kb = b >= 0 && b < 65536 && known[b] === 1;
       data[i] = kb && !ka ? b : ka && !kb ? a : Math.min(a, b);
@@ -314,9 +323,10 @@ export function enrichBatch(e: Enricher, batch: ColumnBatch): EnrichedColumn[] {
         if (!bytes) break;
         const data = new Float64Array(n);
         const valid = new Uint8Array(Math.ceil(n / 8) + 1);
+        const bytesAll = !bytes.hasNull;
         for (let i = 0; i < n; i++) {
           const price = priceOf[costClass[i]];
-          if (costClass[i] === 0 || Number.isNaN(price) || !isValid(bytes, i)) continue;
+          if (costClass[i] === 0 || Number.isNaN(price) || (!bytesAll && !isValid(bytes, i))) continue;
           // Same operations in the same order as the SQL (DOUBLE), so both give the same bits.
           data[i] = ((bytes.i64w![2 * i] + bytes.i64w![2 * i + 1] * 4294967296) * price) / 1073741824;
           valid[i >> 3] |= 1 << (i & 7);
@@ -329,18 +339,32 @@ export function enrichBatch(e: Enricher, batch: ColumnBatch): EnrichedColumn[] {
         break;
       case 'service': {
         if (!appPort) break;
-        // Codes cached by number: a string lookup per row would cost more than the rest.
+        // Codes cached by number (a table of ports per protocol seen): a string lookup per
+        // row would cost more than the rest.
         const interner = new Interner();
+        const byPort: (Int32Array | undefined)[] = [];
         const byKey = new Map<number, number>();
         const byProto = new Int32Array(256).fill(-1);
         const codes = new Int32Array(n);
+        const pvs = protocol!.i32;
+        const ap = appPort.data;
+        const apValid = appPort.valid;
         for (let i = 0; i < n; i++) {
-          if (!isValid(protocol, i)) continue;
-          const pv = protocol!.i32[i];
-          if (appPort.valid[i >> 3] & (1 << (i & 7))) {
-            const key = pv * 65536 + appPort.data[i];
-            let code = byKey.get(key);
-            if (code === undefined) byKey.set(key, (code = interner.code(portName.get((pv << 16) | appPort.data[i]))));
+          if (!protoAll && !isValid(protocol, i)) continue;
+          const pv = pvs[i];
+          if (apValid[i >> 3] & (1 << (i & 7))) {
+            const port = ap[i];
+            let code: number;
+            if (pv >= 0 && pv <= 255 && port >= 0 && port <= 65535) {
+              const t = (byPort[pv] ??= new Int32Array(65536).fill(-1));
+              code = t[port];
+              if (code < 0) code = t[port] = interner.code(portName.get((pv << 16) | port));
+            } else {
+              const key = pv * 65536 + port;
+              const known = byKey.get(key);
+              if (known === undefined) byKey.set(key, (code = interner.code(portName.get((pv << 16) | port))));
+              else code = known;
+            }
             codes[i] = code;
           } else if (pv >= 0 && pv <= 255) {
             if (byProto[pv] < 0) byProto[pv] = interner.code(protoName(pv));
@@ -355,9 +379,10 @@ export function enrichBatch(e: Enricher, batch: ColumnBatch): EnrichedColumn[] {
         const interner = new Interner();
         const byProto = new Int32Array(256).fill(-1);
         const codes = new Int32Array(n);
+        const pvs = protocol.i32;
         for (let i = 0; i < n; i++) {
-          if (!isValid(protocol, i)) continue;
-          const pv = protocol.i32[i];
+          if (!protoAll && !isValid(protocol, i)) continue;
+          const pv = pvs[i];
           if (pv < 0 || pv > 255) continue;
           if (byProto[pv] < 0) byProto[pv] = interner.code(protoName(pv));
           codes[i] = byProto[pv];

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -129,6 +129,20 @@ describe('geo and ASN from the shipped data', () => {
     // The cache written by the first resolver answers the same.
     const again = new GeoResolver({ cacheDir: (g as unknown as { opts: { cacheDir: string } }).opts.cacheDir });
     expect(again.lookup('8.8.8.8')).toEqual({ country: 'US', asn: 15169, asName: 'Google LLC' });
+  });
+
+  it('rebuilds a damaged ASN cache and answers the same from the rebuilt one', () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'flowlens-geo-'));
+    const ips = ['1.1.1.1', '8.8.8.8', '9.9.9.9', '2001:4860:4860::8888', '2606:4700:4700::1111', '0.0.0.1', '255.255.255.255', 'ffff::1'];
+    const all = (g: GeoResolver) => ips.map((ip) => g.lookup(ip));
+    const first = all(new GeoResolver({ cacheDir }));
+    const [sub] = readdirSync(cacheDir);
+    const file = join(cacheDir, sub, 'asn-ranges.bin');
+    expect(statSync(file).size).toBeGreaterThan(1000);
+    writeFileSync(file, 'garbage');
+    expect(all(new GeoResolver({ cacheDir }))).toEqual(first);
+    expect(all(new GeoResolver({ cacheDir }))).toEqual(first);
+    expect(first[4]).toMatchObject({ asn: 13335 });
   });
 });
 

@@ -10,15 +10,23 @@ import { sqlString } from './sql-text.ts';
  * record's day, which the folder carries; the file does not). The files are written into a
  * scratch folder and renamed into place, so a reader never sees half a file, and a chunk done
  * again after a crash replaces its own files instead of adding copies. Returns the
- * store-relative files.
+ * store-relative files. With `day` (YYYY-MM-DD), the caller vouches that every row falls on it.
  * @example await copyByDay(conn, db, 'a1b2-0', `SELECT *, DATE '2024-01-01' AS "date" FROM t`, 'zstd')
  */
-export async function copyByDay(conn: DuckDBConnection, root: string, chunkId: string, select: string, compression: string, params?: Record<string, DuckDBValue>): Promise<string[]> {
+export async function copyByDay(conn: DuckDBConnection, root: string, chunkId: string, select: string, compression: string, params?: Record<string, DuckDBValue>, day?: string): Promise<string[]> {
   const scratch = join(root, 'tmp', chunkId);
   await rm(scratch, { recursive: true, force: true });
-  const sql =
-    `COPY (${select}) TO ${sqlString(scratch)} ` +
-    `(FORMAT parquet, COMPRESSION ${compression}, PARTITION_BY ("date"), FILENAME_PATTERN ${sqlString(`${chunkId}_{i}`)}, WRITE_PARTITION_COLUMNS false)`;
+  let sql: string;
+  if (day !== undefined) {
+    // One day known beforehand: a plain COPY to the file PARTITION_BY would make, without
+    // partitioning's per-row routing and buffering (measured: ~25% of the write's CPU).
+    await mkdir(join(scratch, `date=${day}`), { recursive: true });
+    sql = `COPY (SELECT * EXCLUDE ("date") FROM (${select})) TO ${sqlString(join(scratch, `date=${day}`, `${chunkId}_0.parquet`))} (FORMAT parquet, COMPRESSION ${compression})`;
+  } else {
+    sql =
+      `COPY (${select}) TO ${sqlString(scratch)} ` +
+      `(FORMAT parquet, COMPRESSION ${compression}, PARTITION_BY ("date"), FILENAME_PATTERN ${sqlString(`${chunkId}_{i}`)}, WRITE_PARTITION_COLUMNS false)`;
+  }
   if (params) {
     const p = await conn.prepare(sql);
     p.bind(params);

@@ -74,39 +74,49 @@ function stageType(c: Staged, values: (readonly string[])[]): duckdb.LogicalType
 
 /**
  * Our 1-based codes as an ENUM's 0-based indexes in its physical width, code 0 as NULL. One
- * loop per width: a loop over a union of array types would be megamorphic and slow.
+ * loop per width: a loop over a union of array types would be megamorphic and slow. The
+ * conversion loop does no call per NULL; the validity bitmap is built a byte at a time, and
+ * only when some code is 0 (enrichment columns are often half NULL).
  */
 function enumCodes(codes: Int32Array, n: number, bytes: 1 | 2 | 4): { data: Typed; valid: Uint8Array | undefined } {
-  let valid: Uint8Array | undefined;
-  const nulls = (r: number) => {
-    valid ??= new Uint8Array(Math.ceil(n / 8) + 1).fill(0xff);
-    valid[r >> 3] &= ~(1 << (r & 7));
-  };
+  let nulls = 0;
+  let data: Typed;
   if (bytes === 1) {
     const out = new Uint8Array(n);
     for (let r = 0; r < n; r++) {
       const c = codes[r];
       if (c > 0) out[r] = c - 1;
-      else nulls(r);
+      else nulls++;
     }
-    return { data: out, valid };
-  }
-  if (bytes === 2) {
+    data = out;
+  } else if (bytes === 2) {
     const out = new Uint16Array(n);
     for (let r = 0; r < n; r++) {
       const c = codes[r];
       if (c > 0) out[r] = c - 1;
-      else nulls(r);
+      else nulls++;
     }
-    return { data: out, valid };
+    data = out;
+  } else {
+    const out = new Uint32Array(n);
+    for (let r = 0; r < n; r++) {
+      const c = codes[r];
+      if (c > 0) out[r] = c - 1;
+      else nulls++;
+    }
+    data = out;
   }
-  const out = new Uint32Array(n);
-  for (let r = 0; r < n; r++) {
-    const c = codes[r];
-    if (c > 0) out[r] = c - 1;
-    else nulls(r);
+  if (nulls === 0) return { data, valid: undefined };
+  const valid = new Uint8Array(Math.ceil(n / 8) + 1);
+  const full = n >> 3;
+  for (let b = 0; b < full; b++) {
+    const r = b << 3;
+    valid[b] =
+      (codes[r] > 0 ? 1 : 0) | (codes[r + 1] > 0 ? 2 : 0) | (codes[r + 2] > 0 ? 4 : 0) | (codes[r + 3] > 0 ? 8 : 0) |
+      (codes[r + 4] > 0 ? 16 : 0) | (codes[r + 5] > 0 ? 32 : 0) | (codes[r + 6] > 0 ? 64 : 0) | (codes[r + 7] > 0 ? 128 : 0);
   }
-  return { data: out, valid };
+  for (let r = full << 3; r < n; r++) if (codes[r] > 0) valid[r >> 3] |= 1 << (r & 7);
+  return { data, valid };
 }
 
 /**
@@ -174,6 +184,22 @@ function registerStageFunction(conn: DuckDBConnection): void {
 const registered = new WeakSet<DuckDBConnection>();
 
 /**
+ * The day (YYYY-MM-DD) all of a job's rows fall on, from its "date" column, or undefined when
+ * they span several (AWS objects cover minutes, so nearly every chunk has one day).
+ * @example onlyDay({ staged: [{ name: 'date', type: 'DATE', data: Int32Array.of(19675, 19675) }], rows: 2, ... }) // '2023-11-14'
+ */
+export function onlyDay(job: Pick<StageJob, 'staged' | 'rows'>): string | undefined {
+  const date = job.staged.find((c) => c.name === 'date' && c.type === 'DATE');
+  if (!date || job.rows === 0 || date.valid) return undefined;
+  const days = date.data as Int32Array;
+  const d = days[0];
+  for (let r = 1; r < job.rows; r++) if (days[r] !== d) return undefined;
+  // Years 1-9999 only: there our text and DuckDB's partition folder name agree.
+  const text = dayText(d);
+  return /^\d{4}-/.test(text) && !text.startsWith('0000') ? text : undefined;
+}
+
+/**
  * Writes one job on a connection (registering `flowlens_stage` on it the first time): one
  * Parquet file per day its records fall on (copyByDay).
  */
@@ -184,7 +210,7 @@ export async function writeJob(conn: DuckDBConnection, job: StageJob): Promise<s
   }
   const id = offer(job.staged, job.values, job.rows);
   try {
-    return await copyByDay(conn, job.root, job.chunkId, job.select.replace('$id', String(id)), job.compression);
+    return await copyByDay(conn, job.root, job.chunkId, job.select.replace('$id', String(id)), job.compression, undefined, onlyDay(job));
   } finally {
     STAGED.delete(id);
   }
