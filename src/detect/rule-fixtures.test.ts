@@ -111,3 +111,17 @@ describe('inbound-reject-spike rule', () => {
     expect(await detect(fixture(false, true), ['inbound-reject-spike'])).toEqual([]);
   }, 60_000);
 });
+
+describe('crypto-mining rule', () => {
+  it("flags an instance calling a pool port, not a server's reply to a client's ephemeral port", async () => {
+    const recs: Rec[] = [
+      // An RDP host answering an internet client whose ephemeral port is 45560.
+      { eni: 'eni-rdp', instance: 'i-rdp', src: '10.0.0.40', dst: '203.0.113.94', sport: 3389, dport: 45560, start: T0, flags: 19, packets: 20, bytes: 9000 },
+      // Miners: ephemeral port above the pool's, or in the ephemeral range below a high pool port.
+      { eni: 'eni-w1', instance: 'i-w1', src: '10.0.30.10', dst: '198.51.100.7', sport: 40001, dport: 3333, start: T0, flags: 19, packets: 20, bytes: 9000 },
+      { eni: 'eni-w2', instance: 'i-w2', src: '10.0.30.11', dst: '198.51.100.8', sport: 40002, dport: 45560, start: T0, flags: 19, packets: 20, bytes: 9000 },
+    ];
+    const alerts = await detect(recs, ['crypto-mining']);
+    expect(alerts.map((a) => a.actors[0]).sort()).toEqual(['10.0.30.10', '10.0.30.11']);
+  }, 60_000);
+});
