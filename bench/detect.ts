@@ -43,7 +43,9 @@ const FAMILIES: Record<string, { finds: string[]; related?: string[] }> = {
   'egress-burn-rate': { finds: [], related: ['data-exfiltration', 'dos-outbound'] },
   'unusual-port': { finds: [], related: ['crypto-mining', 'spam-bot', 'ssh-brute-force-outbound', 'dos-outbound', 'port-sweep', 'blackhole-traffic'] },
   blackhole: { finds: ['blackhole-traffic'], related: ['nacl-blocks-return', 'sg-change-breaks-app-db'] },
-  'reject-spike': { finds: ['sg-change-breaks-app-db', 'nacl-blocks-return', 'bpa-enabled'] },
+  // A flood the security group rejects is a REJECT spike from many sources too (the mirror of
+  // ddos-inbound's bpa-enabled).
+  'reject-spike': { finds: ['sg-change-breaks-app-db', 'nacl-blocks-return', 'bpa-enabled'], related: ['ddos'] },
   timeouts: { finds: [], related: ['sg-change-breaks-app-db', 'nacl-blocks-return', 'blackhole-traffic'] },
   'nodata-gap': { finds: [] },
   skipdata: { finds: [] },

@@ -216,6 +216,17 @@ export interface EvaluateOptions {
   columns?: readonly ColumnInfo[];
   /** Earliest record start in the store (baselines need it). */
   dataStart?: number;
+  /** Read this table (the records of the range, see `queryRange`) instead of `flows`. */
+  table?: string;
+}
+
+/**
+ * The records a rule reads for [from, to]: whole windows, and for baselines their history
+ * before. [lo, hi] in unix seconds of record start, inclusive.
+ */
+export function queryRange(rule: Rule, from: number, to: number): [number, number] {
+  const [wFrom, wLast] = windowSpan(rule.window, from, to);
+  return [rule.baseline ? wFrom - rule.baseline.history : wFrom, wLast + rule.window - 1];
 }
 
 /**
@@ -227,7 +238,7 @@ export async function evaluateRule(store: QueryableStore, rule: Rule, opts: Eval
   const w = rule.window;
   const [wFrom, wLast] = windowSpan(w, opts.from, opts.to);
   const qFrom = rule.baseline ? wFrom - rule.baseline.history : wFrom;
-  const res = await runInsights(store, statsQuery(rule, !rule.baseline), { from: qFrom, to: wLast + w - 1, columns: opts.columns });
+  const res = await runInsights(store, statsQuery(rule, !rule.baseline), { from: qFrom, to: wLast + w - 1, columns: opts.columns, table: opts.table });
   const all = rowsOf(res).map((r) => groupOf(rule, r));
   const pass = thresholdFn(rule);
   // Without a baseline the SQL applied the threshold already; the JS check keeps both evaluators honest.
@@ -241,7 +252,7 @@ export async function evaluateRule(store: QueryableStore, rule: Rule, opts: Eval
   const values = [...new Set(groups.map((g) => g[by]).filter((a): a is string => a !== undefined))].sort();
   const detail = new Map<string, { targets: Set<string>; enis: Set<string>; actors: Set<string> }>();
   for (let i = 0; i < values.length; i += 500) {
-    const r = await runInsights(store, detailQuery(rule, by, values.slice(i, i + 500)), { from: wFrom, to: wLast + w - 1, columns: opts.columns });
+    const r = await runInsights(store, detailQuery(rule, by, values.slice(i, i + 500)), { from: wFrom, to: wLast + w - 1, columns: opts.columns, table: opts.table });
     for (const row of rowsOf(r)) {
       const actor = str(row.actor);
       const target = str(row.target);

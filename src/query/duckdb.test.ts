@@ -146,7 +146,7 @@ const CASES: Case[] = [
   },
   {
     query: 'filter isIpv6InSubnet(srcAddr, "2001:db8::/32") | stats count(*) as n by srcAddr',
-    sql: `SELECT "g1" AS "c1", "a1" AS "c2" FROM (SELECT "srcaddr" AS "g1", count(*) AS "a1" FROM flows WHERE (CASE WHEN "srcaddr" IS NULL THEN NULL ELSE coalesce(${V6_HEX('"srcaddr"')} BETWEEN '20010db8000000000000000000000000' AND '20010db8ffffffffffffffffffffffff', FALSE) END) GROUP BY "srcaddr") AS q1 LIMIT 10000`,
+    sql: `SELECT "g1" AS "c1", "a1" AS "c2" FROM (SELECT "srcaddr" AS "g1", count(*) AS "a1" FROM flows WHERE (CASE WHEN "srcaddr" IS NULL THEN NULL WHEN NOT contains("srcaddr", ':') THEN FALSE ELSE coalesce(${V6_HEX('"srcaddr"')} BETWEEN '20010db8000000000000000000000000' AND '20010db8ffffffffffffffffffffffff', FALSE) END) GROUP BY "srcaddr") AS q1 LIMIT 10000`,
     params: [],
     columns: ['srcAddr', 'n'],
     expect: (rs) => orderBy(groupBy(rs.filter((r) => r.srcaddr !== null && inCidr(r.srcaddr, parseCidr('2001:db8::/32')!)), (r) => [r.srcaddr], (g) => [g.length]), [0, 'asc']),

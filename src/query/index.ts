@@ -64,6 +64,8 @@ export interface RunOptions {
   readonly columns?: readonly (string | ColumnInfo)[];
   /** false: read the records even where a rollup could answer. */
   readonly rollups?: boolean;
+  /** Query this table (with the `flows` columns it names) instead of `flows`; no rollups. */
+  readonly table?: string;
 }
 
 /**
@@ -84,8 +86,8 @@ export async function describeFlows(store: QueryableStore, table = 'flows'): Pro
  */
 export async function runInsights(store: QueryableStore, query: string, opts: RunOptions = {}): Promise<{ columns: string[]; rows: unknown[][]; rollup?: string }> {
   const columns = opts.columns ?? (await describeFlows(store));
-  const over = await compileOverRollups(store, query, opts, normalizeColumns(columns));
-  const c = over?.compiled ?? compileInsights(query, { dialect: 'duckdb', from: opts.from, to: opts.to, columns });
+  const over = opts.table ? undefined : await compileOverRollups(store, query, opts, normalizeColumns(columns));
+  const c = over?.compiled ?? compileInsights(query, { dialect: 'duckdb', from: opts.from, to: opts.to, columns, table: opts.table });
   // RE2 refuses some patterns our checks let through; ask it first so the error points at the regex.
   for (const re of c.regexes) {
     try {

@@ -62,6 +62,7 @@ export const naclBlocksReturn: ScenarioDef = {
     const apps = ctx.roles.need('nacl-blocks-return', 'app');
     const subnet = apps[0].subnet;
     const inSubnet = apps.filter((a) => a.subnet === subnet);
+    const subnetEnis = ctx.topo.enis.filter((e) => e.subnet === subnet);
     const db = ctx.roles.find('db')[0];
     const vpcCidr = subnet.vpc.cidrs[0].text;
     const t = changeTime(ctx);
@@ -88,7 +89,9 @@ export const naclBlocksReturn: ScenarioDef = {
           },
         },
       ],
-      labels: [label('nacl-blocks-return', 'nacl-blocks-return', inSubnet.map((a) => a.ip), db ? [db.ip] : [], inSubnet, t, ctx.end, `from ${t} ${subnet.id}'s network ACL drops replies to ephemeral ports`)],
+      // Every interface of the subnet loses its replies (the web tier's calls to apps in other
+      // subnets too), not only the apps whose traffic the scenario adds.
+      labels: [label('nacl-blocks-return', 'nacl-blocks-return', subnetEnis.map((a) => a.ip), db ? [db.ip] : [], subnetEnis, t, ctx.end, `from ${t} ${subnet.id}'s network ACL drops replies to ephemeral ports`)],
       tick(from, to, d) {
         if (db) churn(ctx, from, to, d, inSubnet, db, 5432, 0.5 * ctx.scale);
         const n = arrivals(ctx.rng, 0.3 * ctx.scale, from, to);
