@@ -47,6 +47,7 @@ export const OPENAPI = {
         responses: { 200: { description: 'the result; NDJSON when Accept asks for it', content: streamed }, ...errors },
       },
     },
+    '/api/extent': { get: { summary: 'how much the store holds and when: record count, first start, last end (from the rollups where fresh, no scan)', responses: { 200: json({ type: 'object', properties: { records: { type: 'integer' }, first_start: { type: ['integer', 'null'] }, last_end: { type: ['integer', 'null'] } } }) } } },
     '/api/schema': { get: { summary: 'columns of the flows view (enrichment columns included when stored)', responses: { 200: json({ type: 'object', properties: { columns: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, type: { type: 'string' } } } } } }) } } },
     '/api/saved-queries': {
       get: { summary: 'saved queries: built-ins and the ones saved in the store', responses: { 200: json({ type: 'object', properties: { queries: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, query: { type: 'string' }, description: { type: 'string' }, builtin: { type: 'boolean' } } } } } }) } },

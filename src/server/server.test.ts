@@ -33,7 +33,13 @@ describe('query API', () => {
     expect((await app.inject('/healthz')).json()).toEqual({ ok: true });
     const doc = (await app.inject('/api/openapi.json')).json();
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/query', '/api/sql', '/api/findings', '/ingest/firehose', '/ingest/lines', '/metrics']));
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/query', '/api/sql', '/api/findings', '/api/explain', '/api/extent', '/ingest/firehose', '/ingest/lines', '/metrics']));
+  });
+
+  it('tells the store extent, the same as a scan says', async () => {
+    const scan = (await post('/api/sql', { sql: 'SELECT count(*), min(start), max("end") FROM flows' })).json().rows[0].map(Number);
+    expect(scan[0]).toBeGreaterThan(0);
+    expect((await app.inject('/api/extent')).json()).toEqual({ records: scan[0], first_start: scan[1], last_end: scan[2] });
   });
 
   it('runs Logs Insights queries over a time range, with the same answer as SQL', async () => {
