@@ -125,3 +125,22 @@ describe('crypto-mining rule', () => {
     expect(alerts.map((a) => a.actors[0]).sort()).toEqual(['10.0.30.10', '10.0.30.11']);
   }, 60_000);
 });
+
+describe('port-sweep rule', () => {
+  it('flags one probe per host and port, not a client retrying servers whose replies are lost', async () => {
+    const recs: Rec[] = [];
+    // A compromised worker tries SSH, SMB and RDP once on each of 30 neighbours: SYN only.
+    for (let h = 0; h < 30; h++) {
+      for (const [k, port] of [22, 445, 3389].entries()) {
+        recs.push({ eni: 'eni-worker', instance: 'i-worker', src: '10.0.30.11', dst: `10.0.${10 + (h % 3)}.${20 + h}`, sport: 50000 + h * 3 + k, dport: port, start: T0 + h * 10 });
+      }
+    }
+    // An app server behind a network ACL that drops its replies: it calls the same 30 servers
+    // on 443 over and over, so every call is a SYN without an answer too.
+    for (let i = 0; i < 300; i++) {
+      recs.push({ eni: 'eni-app', instance: 'i-app', src: '10.0.10.21', dst: `203.0.113.${1 + (i % 30)}`, sport: 40000 + i, dport: 443, start: T0 + i * 2 });
+    }
+    const alerts = await detect(recs, ['port-sweep']);
+    expect(alerts.map((a) => [a.actors, a.measures])).toEqual([[['10.0.30.11'], { hosts: 30, ports: 3, attempts: 90 }]]);
+  }, 60_000);
+});
