@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { Topology } from '../fabric/model.ts';
 import { UserError } from '../util/errors.ts';
 import { addCommonOptions } from './main.ts';
 import { renderResult, write, type OutputFormat } from './output.ts';
@@ -81,7 +82,7 @@ export function define(cmd: Command): void {
     });
 }
 
-async function replay(topo: Awaited<ReturnType<typeof import('../fabric/index.ts').loadTopology>>, opts: Opts): Promise<void> {
+async function replay(topo: Topology, opts: Opts): Promise<void> {
   const [{ loadTopology }, { openStore }, { timeRange }, { conversationsFromStore, ruleUsage, whatIf }] = await Promise.all([
     import('../fabric/index.ts'),
     import('../store/index.ts'),

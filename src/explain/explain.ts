@@ -72,18 +72,23 @@ function port(n: number | undefined, what: string, dflt: number): number {
   return v;
 }
 
-/** The packet the engine traces for a spec (ICMP: an echo request). */
+/** The packet the engine traces for a connection (ICMP: an echo request, no ports). */
+export function packetFor(src: Ip, dst: Ip, protocol: number, srcPort: number, dstPort: number): Packet {
+  if (protocol === 1 || protocol === 58) return { src, dst, protocol, srcPort: 0, dstPort: 0, icmpType: protocol === 1 ? 8 : 128, icmpCode: 0 };
+  return { src, dst, protocol, srcPort, dstPort };
+}
+
+/** The packet for a spec as a user gave it, each part checked with the flag named. */
 export function packetOf(spec: ConnectionSpec): Packet {
   const protocol = protocolNumber(spec.protocol);
   const icmp = protocol === 1 || protocol === 58;
-  return {
-    src: address(spec.src, 'source'),
-    dst: address(spec.dst, 'destination'),
+  return packetFor(
+    address(spec.src, 'source'),
+    address(spec.dst, 'destination'),
     protocol,
-    srcPort: icmp ? 0 : port(spec.srcPort, '--src-port', 49152),
-    dstPort: icmp ? 0 : port(spec.dstPort, '--port', 443),
-    ...(icmp ? { icmpType: protocol === 1 ? 8 : 128, icmpCode: 0 } : {}),
-  };
+    icmp ? 0 : port(spec.srcPort, '--src-port', 49152),
+    icmp ? 0 : port(spec.dstPort, '--port', 443),
+  );
 }
 
 function endpointName(t: Trace): string {

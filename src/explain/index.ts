@@ -1,2 +1,2 @@
-export { explainConnection, explainTrace, packetOf, protocolNumber, type ConnectionSpec, type Explanation, type ExplainStep } from './explain.ts';
+export { explainConnection, explainTrace, packetFor, packetOf, protocolNumber, type ConnectionSpec, type Explanation, type ExplainStep } from './explain.ts';
 export { conversationsFromStore, ruleUsage, whatIf, type Conversation, type RuleUsage, type WhatIfChange } from './replay.ts';

@@ -3,7 +3,7 @@ import type { Nacl, Topology } from '../fabric/model.ts';
 import { traceConnection, type Packet } from '../fabric/policy.ts';
 import type { TimeRange } from '../query/compiler.ts';
 import type { Store } from '../store/index.ts';
-import { explainTrace, type Explanation } from './explain.ts';
+import { explainTrace, packetFor, type Explanation } from './explain.ts';
 
 /**
  * What the stored records say the network carries, replayed through the policy engine:
@@ -65,9 +65,7 @@ export async function conversationsFromStore(store: Store, range: TimeRange, lim
 function packetOfConversation(c: Conversation): Packet | undefined {
   const src = parseIp(c.srcaddr);
   const dst = parseIp(c.dstaddr);
-  if (src === undefined || dst === undefined) return undefined;
-  const icmp = c.protocol === 1 || c.protocol === 58;
-  return { src, dst, protocol: c.protocol, srcPort: icmp ? 0 : c.srcport, dstPort: icmp ? 0 : c.dstport, ...(icmp ? { icmpType: c.protocol === 1 ? 8 : 128, icmpCode: 0 } : {}) };
+  return src === undefined || dst === undefined ? undefined : packetFor(src, dst, c.protocol, c.srcport, c.dstport);
 }
 
 export interface WhatIfChange {
