@@ -71,7 +71,7 @@ const CASES: { query: string; sql: string; params: string[] }[] = [
   },
   {
     "query": "filter packets > 0 and srcport > 60000 | fields bytes / packets as avgSize, bytes % 7 as m, 2 ^ 10 as p, -packets as neg | sort avgSize desc | limit 3",
-    "sql": "SELECT (toFloat64(\"bytes\") / nullIf(toFloat64(\"packets\"), 0)) AS \"c1\", (toFloat64(\"bytes\") % nullIf(toFloat64(7), 0)) AS \"c2\", pow(toFloat64(2), toFloat64(10)) AS \"c3\", (-toFloat64(\"packets\")) AS \"c4\" FROM flows WHERE ((\"packets\" > 0) AND (\"srcport\" > 60000)) ORDER BY (toFloat64(\"bytes\") / nullIf(toFloat64(\"packets\"), 0)) DESC NULLS LAST LIMIT 3",
+    "sql": "SELECT (toFloat64(\"bytes\") / nullIf(toFloat64(\"packets\"), 0)) AS \"c1\", (\"bytes\" % 7) AS \"c2\", pow(toFloat64(2), toFloat64(10)) AS \"c3\", (-toFloat64(\"packets\")) AS \"c4\" FROM flows WHERE ((\"packets\" > 0) AND (\"srcport\" > 60000)) ORDER BY (toFloat64(\"bytes\") / nullIf(toFloat64(\"packets\"), 0)) DESC NULLS LAST LIMIT 3",
     "params": []
   },
   {

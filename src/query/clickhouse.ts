@@ -88,6 +88,9 @@ export class ClickHouseVisitor extends SqlVisitor {
   protected ipv4Int(text: string): string {
     return `if(match(${text}, ${this.strLit(`^${IPV4_PATTERN}$`)}), toUInt32(toIPv4OrNull(${text})), NULL)`;
   }
+  protected ipv4Octet(text: string, n: number): string {
+    return `toInt32OrNull(splitByChar('.', ${text})[${n}])`;
+  }
   protected ipv6Hex(text: string): string {
     return `if(isIPv6String(${text}), hex(toIPv6OrNull(${text})), NULL)`;
   }

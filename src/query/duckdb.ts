@@ -73,6 +73,9 @@ export class DuckDbVisitor extends SqlVisitor {
     const body = `CASE WHEN regexp_full_match(__a, ${this.strLit(IPV4_PATTERN)}) THEN ${octet(1)} * 16777216 + ${octet(2)} * 65536 + ${octet(3)} * 256 + ${octet(4)} END`;
     return `list_transform([${text}], lambda __a: ${body})[1]`;
   }
+  protected ipv4Octet(text: string, n: number): string {
+    return `TRY_CAST(split_part(${text}, '.', ${n}) AS INTEGER)`;
+  }
   protected ipv6Hex(text: string): string {
     // Lambdas bind each step once: __h the lower-cased text; __v an IPv4 tail as an integer,
     // rewritten as two hex groups (__t); __s the groups on each side of `::`; __g all 8.

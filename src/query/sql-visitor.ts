@@ -64,6 +64,8 @@ export abstract class SqlVisitor implements FieldDialect {
   protected abstract calendarFloor(ms: string, unit: 'mo' | 'q' | 'y'): string;
   /** IPv4 text → unsigned 32-bit integer, NULL when not dotted-quad. */
   protected abstract ipv4Int(text: string): string;
+  /** Octet `n` (1-4) of canonical dotted-quad text, as an integer (NULL when there is none). */
+  protected abstract ipv4Octet(text: string, n: number): string;
   /** IPv6 text → 32 hex digits in the case `ipv6HexBound` uses, NULL when not IPv6. */
   protected abstract ipv6Hex(text: string): string;
   protected abstract ipv6HexBound(hex: string): string;
@@ -243,6 +245,9 @@ export abstract class SqlVisitor implements FieldDialect {
         return { sql: this.f('pow', this.num(a), this.num(b)), type: 'num' };
       case '/':
       case '%':
+        // An integer modulo a positive integer literal (tcp_flags % 4) stays integer: same
+        // answer as the double form, a fraction of the cost on every row of a scan.
+        if (e.op === '%' && a.type === 'int' && e.right.kind === 'number' && Number.isInteger(e.right.value) && e.right.value > 0) return { sql: `(${a.sql} % ${e.right.value})`, type: 'int' };
         // Division by zero is missing, not an error, not infinity (NULLIF also sidesteps a DuckDB
         // quirk where x / 0 shows NULL yet compares as if it were NaN).
         return { sql: `(${this.num(a)} ${e.op} ${this.f('nullif', this.num(b), '0')})`, type: 'num' };
@@ -424,8 +429,8 @@ export abstract class SqlVisitor implements FieldDialect {
 
   /**
    * Stored address columns hold canonical text, so an IPv4 block is first a text prefix test
-   * (whole octets; cheap, and storage can skip on it), then, for a partial octet, a range on
-   * the numeric IPv4 shadow column where the view has one.
+   * (whole octets; cheap, and storage can skip on it), then, for a partial octet, that octet
+   * alone. Blocks shorter than /8 compare the whole number (the view's shadow column).
    */
   private cidrTest(addr: Sql, c: CidrBounds, ctx: ExprContext): string {
     // Text that is no address of the family is outside the block (false), a missing one unknown (NULL).
@@ -446,7 +451,14 @@ export abstract class SqlVisitor implements FieldDialect {
     const network = c.text.split('/')[0].split('.');
     if (prefix === 32) return `(${addr.sql} = ${this.strLit(network.join('.'))})`;
     const text = `${this.f('starts_with', addr.sql, this.strLit(network.slice(0, octets).join('.') + '.'))}`;
-    return prefix % 8 === 0 ? text : `(${text} AND ${range})`;
+    if (prefix % 8 === 0) return text;
+    // A partial octet: only that octet of the text, and only where the whole octets matched.
+    // CASE evaluates its branch on the matching rows alone; `AND` under a NOT (a scope's
+    // "not private") is evaluated on every row, and the full number costs a parse per row.
+    const first = Number(network[octets]);
+    const last = first + (1 << (8 - (prefix % 8))) - 1;
+    const octet = this.ipv4Octet(addr.sql, octets + 1);
+    return `(CASE WHEN ${text} THEN coalesce(${octet} BETWEEN ${first} AND ${last}, FALSE) WHEN ${addr.sql} IS NULL THEN NULL ELSE FALSE END)`;
   }
 
   private aggregate(name: string, e: Call, ctx: ExprContext): Sql {
