@@ -154,7 +154,7 @@ interface Group {
 }
 
 function groupOf(rule: Rule, r: Row): Group {
-  const vars: Record<string, number> = { records: num(r.records), eni_count: num(r.eni_count) };
+  const vars: Record<string, number> = { records: num(r.records) };
   for (const m of Object.keys(rule.measures)) vars[m] = num(r[m]);
   return { actor: str(r.actor), target: str(r.target), window: num(r.window), vars, first: num(r.first_seen), last: num(r.last_seen) };
 }
@@ -216,17 +216,24 @@ export interface EvaluateOptions {
   columns?: readonly ColumnInfo[];
   /** Earliest record start in the store (baselines need it). */
   dataStart?: number;
-  /** Read this table (the records of the range, see `queryRange`) instead of `flows`. */
-  table?: string;
 }
 
+/** Firing windows closer than this many windows share one detail query. */
+const DETAIL_GAP_WINDOWS = 6;
+
 /**
- * The records a rule reads for [from, to]: whole windows, and for baselines their history
- * before. [lo, hi] in unix seconds of record start, inclusive.
+ * The firing groups in runs of nearby windows: each run's detail query reads only its own time
+ * span (row groups outside it are skipped) instead of the whole evaluated range again.
  */
-export function queryRange(rule: Rule, from: number, to: number): [number, number] {
-  const [wFrom, wLast] = windowSpan(rule.window, from, to);
-  return [rule.baseline ? wFrom - rule.baseline.history : wFrom, wLast + rule.window - 1];
+function windowRuns<T extends { window: number }>(groups: readonly T[], w: number): T[][] {
+  const sorted = [...groups].sort((a, b) => a.window - b.window);
+  const runs: T[][] = [];
+  for (const g of sorted) {
+    const run = runs.at(-1);
+    if (run && g.window - run.at(-1)!.window <= DETAIL_GAP_WINDOWS * w) run.push(g);
+    else runs.push([g]);
+  }
+  return runs;
 }
 
 /**
@@ -238,7 +245,7 @@ export async function evaluateRule(store: QueryableStore, rule: Rule, opts: Eval
   const w = rule.window;
   const [wFrom, wLast] = windowSpan(w, opts.from, opts.to);
   const qFrom = rule.baseline ? wFrom - rule.baseline.history : wFrom;
-  const res = await runInsights(store, statsQuery(rule, !rule.baseline), { from: qFrom, to: wLast + w - 1, columns: opts.columns, table: opts.table });
+  const res = await runInsights(store, statsQuery(rule, !rule.baseline), { from: qFrom, to: wLast + w - 1, columns: opts.columns });
   const all = rowsOf(res).map((r) => groupOf(rule, r));
   const pass = thresholdFn(rule);
   // Without a baseline the SQL applied the threshold already; the JS check keeps both evaluators honest.
@@ -249,20 +256,23 @@ export async function evaluateRule(store: QueryableStore, rule: Rule, opts: Eval
   const keys = groupKeys(rule);
   // Who else and where: targets and ENIs of the firing groups.
   const by = keys.includes('actor') ? 'actor' : 'target';
-  const values = [...new Set(groups.map((g) => g[by]).filter((a): a is string => a !== undefined))].sort();
   const detail = new Map<string, { targets: Set<string>; enis: Set<string>; actors: Set<string> }>();
-  for (let i = 0; i < values.length; i += 500) {
-    const r = await runInsights(store, detailQuery(rule, by, values.slice(i, i + 500)), { from: wFrom, to: wLast + w - 1, columns: opts.columns, table: opts.table });
-    for (const row of rowsOf(r)) {
-      const actor = str(row.actor);
-      const target = str(row.target);
-      const k = `${keys.includes('actor') ? (actor ?? '') : ''}|${keys.includes('target') ? (target ?? '') : ''}|${num(row.window)}`;
-      const d = detail.get(k) ?? { targets: new Set(), enis: new Set(), actors: new Set() };
-      if (target !== undefined) d.targets.add(target);
-      if (actor !== undefined) d.actors.add(actor);
-      const eni = str(row.eni);
-      if (eni !== undefined) d.enis.add(eni);
-      detail.set(k, d);
+  for (const run of windowRuns(groups, w)) {
+    const values = [...new Set(run.map((g) => g[by]).filter((a): a is string => a !== undefined))].sort();
+    const span = { from: run[0].window, to: run.at(-1)!.window + w - 1, columns: opts.columns };
+    for (let i = 0; i < values.length; i += 500) {
+      const r = await runInsights(store, detailQuery(rule, by, values.slice(i, i + 500)), span);
+      for (const row of rowsOf(r)) {
+        const actor = str(row.actor);
+        const target = str(row.target);
+        const k = `${keys.includes('actor') ? (actor ?? '') : ''}|${keys.includes('target') ? (target ?? '') : ''}|${num(row.window)}`;
+        const d = detail.get(k) ?? { targets: new Set(), enis: new Set(), actors: new Set() };
+        if (target !== undefined) d.targets.add(target);
+        if (actor !== undefined) d.actors.add(actor);
+        const eni = str(row.eni);
+        if (eni !== undefined) d.enis.add(eni);
+        detail.set(k, d);
+      }
     }
   }
   const out: Finding[] = [];

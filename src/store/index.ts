@@ -24,13 +24,6 @@ export interface Store {
   query(sql: string, params?: unknown[]): Promise<ResultSet>;
   /** Column names and DuckDB types of the `flows` view. */
   columns(): Promise<{ name: string; type: string }[]>;
-  /**
-   * Keeps the rows of a read-only SELECT in a temporary table of this connection (gone at
-   * close; the store's files are not touched), for several queries over the same rows.
-   * @example await store.tempTable('recent', 'SELECT * FROM flows WHERE start >= 1700000000'); await store.dropTemp('recent')
-   */
-  tempTable(name: string, select: string): Promise<void>;
-  dropTemp(name: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -94,8 +87,6 @@ async function defineSummary(conn: DuckDBConnection, root: string): Promise<void
 /** How long flows_summary's day lists are trusted before a query looks at the folders again. */
 const SUMMARY_TTL_MS = 2000;
 
-const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
-
 class DuckDBStore implements Store {
   private summaryAt = performance.now();
 
@@ -130,19 +121,6 @@ class DuckDBStore implements Store {
   async columns(): Promise<{ name: string; type: string }[]> {
     const r = await this.conn.runAndReadAll('DESCRIBE flows');
     return r.getRows().map((row) => ({ name: String(row[0]), type: String(row[1]) }));
-  }
-
-  async tempTable(name: string, select: string): Promise<void> {
-    await checkReadOnly(this.conn, select);
-    try {
-      await this.conn.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(name)} AS ${select}`);
-    } catch (err) {
-      throw new UserError(cleanDuckError(err), { cause: err });
-    }
-  }
-
-  async dropTemp(name: string): Promise<void> {
-    await this.conn.run(`DROP TABLE IF EXISTS temp.${quoteIdent(name)}`);
   }
 
   async close(): Promise<void> {
