@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -74,4 +74,23 @@ describe('detection on an emulated SSH brute force', () => {
     expect(facts(streamed)).toEqual(facts(batch));
     expect(readdirSync(join(streamDb, 'alerts'))).toEqual(expect.arrayContaining(['alerts.jsonl', 'findings.json']));
   }, 180_000);
+});
+
+describe('finding details', () => {
+  it("a flood's alert counts every source and lists the first 50 in order", async () => {
+    const dir = tmp('flood');
+    const t0 = 1700000400;
+    // 320 internet sources (out of order) each send one short flow to one web server in 10 minutes.
+    const sources = Array.from({ length: 320 }, (_, i) => `198.51.${100 + (i % 4)}.${(i * 37) % 250 + 1}`).filter((x, i, a) => a.indexOf(x) === i);
+    const lines = sources.map((src, i) => `2 123456789012 eni-0web00000000000001 ${src} 10.0.0.10 ${40000 + i} 80 6 1 40 ${t0 + (i % 500)} ${t0 + (i % 500) + 30} ACCEPT OK`);
+    writeFileSync(join(dir, 'flood.log'), ['version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status', ...lines].join('\n') + '\n');
+    const db = join(dir, 'store');
+    await ingestPaths([join(dir, 'flood.log')], { db });
+    const [alert, ...rest] = await runDetection({ db, ruleIds: ['ddos-inbound'] });
+    expect(rest).toEqual([]);
+    expect(alert.targets).toEqual(['10.0.0.10']);
+    expect(alert.actor_count).toBe(sources.length);
+    expect(alert.actors).toEqual([...sources].sort().slice(0, 50));
+    expect(alert.enis).toEqual(['eni-0web00000000000001']);
+  }, 60_000);
 });

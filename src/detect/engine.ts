@@ -1,4 +1,4 @@
-import { parseQuery, runInsights, type ColumnInfo, type QueryableStore } from '../query/index.ts';
+import { compileInsights, parseQuery, runInsights, type ColumnInfo, type QueryableStore } from '../query/index.ts';
 import type { Expr } from '../query/ast.ts';
 import { detailQuery, evidenceQuery, groupKeys, statsQuery } from './rule-query.ts';
 import type { Rule, Severity } from './rule-schema.ts';
@@ -218,6 +218,26 @@ export interface EvaluateOptions {
   dataStart?: number;
 }
 
+/**
+ * The detail query's rows folded per group (the rule's keys and the window): how many distinct
+ * actors and targets, and the first LIST_CAP of actors, targets and ENIs in sorted order.
+ */
+function detailSql(rule: Rule, by: 'actor' | 'target', values: readonly string[], span: { from: number; to: number; columns?: readonly ColumnInfo[] }): { sql: string; params: readonly string[] } {
+  const c = compileInsights(detailQuery(rule, by, values), { dialect: 'duckdb', ...span });
+  const col = (name: string) => `"c${c.columns.indexOf(name) + 1}"`;
+  const grouped = groupKeys(rule);
+  const list = (x: string) => `list(DISTINCT ${x} ORDER BY ${x}) FILTER (WHERE ${x} IS NOT NULL)[1:${LIST_CAP}]`;
+  const actor = col('actor');
+  const target = rule.target ? col('target') : 'NULL::VARCHAR';
+  // A column that is no group key is not selected bare (the engine ignores its value there).
+  const key = (k: 'actor' | 'target', x: string) => (grouped.includes(k) ? x : `any_value(${x})`);
+  const sql =
+    `SELECT ${key('actor', actor)} AS actor, ${key('target', target)} AS target, ${col('window')} AS window, ` +
+    `count(DISTINCT ${actor}) AS actor_count, count(DISTINCT ${target}) AS target_count, ${list(actor)} AS actors, ${list(target)} AS targets, ${list(col('eni'))} AS enis ` +
+    `FROM (${c.sql}) AS d GROUP BY ${[...grouped.map(col), col('window')].join(', ')}`;
+  return { sql, params: c.params };
+}
+
 /** Firing windows closer than this many windows share one detail query. */
 const DETAIL_GAP_WINDOWS = 6;
 
@@ -256,22 +276,16 @@ export async function evaluateRule(store: QueryableStore, rule: Rule, opts: Eval
   const keys = groupKeys(rule);
   // Who else and where: targets and ENIs of the firing groups.
   const by = keys.includes('actor') ? 'actor' : 'target';
-  const detail = new Map<string, { targets: Set<string>; enis: Set<string>; actors: Set<string> }>();
+  const detail = new Map<string, { actors: string[]; targets: string[]; enis: string[]; actorCount: number; targetCount: number }>();
+  const strs = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
   for (const run of windowRuns(groups, w)) {
     const values = [...new Set(run.map((g) => g[by]).filter((a): a is string => a !== undefined))].sort();
     const span = { from: run[0].window, to: run.at(-1)!.window + w - 1, columns: opts.columns };
     for (let i = 0; i < values.length; i += 500) {
-      const r = await runInsights(store, detailQuery(rule, by, values.slice(i, i + 500)), span);
-      for (const row of rowsOf(r)) {
-        const actor = str(row.actor);
-        const target = str(row.target);
-        const k = `${keys.includes('actor') ? (actor ?? '') : ''}|${keys.includes('target') ? (target ?? '') : ''}|${num(row.window)}`;
-        const d = detail.get(k) ?? { targets: new Set(), enis: new Set(), actors: new Set() };
-        if (target !== undefined) d.targets.add(target);
-        if (actor !== undefined) d.actors.add(actor);
-        const eni = str(row.eni);
-        if (eni !== undefined) d.enis.add(eni);
-        detail.set(k, d);
+      const q = detailSql(rule, by, values.slice(i, i + 500), span);
+      for (const row of rowsOf(await store.query(q.sql, [...q.params]))) {
+        const k = `${keys.includes('actor') ? (str(row.actor) ?? '') : ''}|${keys.includes('target') ? (str(row.target) ?? '') : ''}|${num(row.window)}`;
+        detail.set(k, { actors: strs(row.actors), targets: strs(row.targets), enis: strs(row.enis), actorCount: num(row.actor_count), targetCount: num(row.target_count) });
       }
     }
   }
@@ -280,8 +294,8 @@ export async function evaluateRule(store: QueryableStore, rule: Rule, opts: Eval
     const actor = keys.includes('actor') ? g.actor : undefined;
     const target = keys.includes('target') ? g.target : undefined;
     const d = detail.get(`${actor ?? ''}|${target ?? ''}|${g.window}`);
-    const targets = [...(d?.targets ?? [])].sort();
-    const actorsOf = [...(d?.actors ?? (g.actor ? [g.actor] : []))].sort();
+    const targets = d?.targets ?? [];
+    const actorsOf = d?.actors ?? (g.actor ? [g.actor] : []);
     const measures: Record<string, number> = {};
     for (const m of Object.keys(rule.measures)) measures[m] = g.vars[m];
     const base = {
@@ -290,8 +304,8 @@ export async function evaluateRule(store: QueryableStore, rule: Rule, opts: Eval
       window_start: g.window,
       measures,
       count: g.vars.records,
-      actor_count: actorsOf.length,
-      target_count: target !== undefined ? 1 : targets.length,
+      actor_count: d?.actorCount ?? actorsOf.length,
+      target_count: target !== undefined ? 1 : (d?.targetCount ?? targets.length),
     };
     const key = `${rule.id}|${actor ?? ''}|${target ?? ''}`;
     out.push({
@@ -303,9 +317,9 @@ export async function evaluateRule(store: QueryableStore, rule: Rule, opts: Eval
       title: title(rule, base),
       ...base,
       window_end: g.window + w,
-      actors: actorsOf.slice(0, LIST_CAP),
-      targets: (target !== undefined ? [target] : targets).slice(0, LIST_CAP),
-      enis: [...(d?.enis ?? [])].sort().slice(0, LIST_CAP),
+      actors: actorsOf,
+      targets: target !== undefined ? [target] : targets,
+      enis: d?.enis ?? [],
       first_seen: g.first,
       last_seen: g.last,
       ...(g.baseline ? { baseline: g.baseline } : {}),

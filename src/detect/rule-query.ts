@@ -66,12 +66,13 @@ export function lit(s: string): string {
 
 /**
  * Who/what/where of the findings' groups: one row per (actor, target, ENI, window), for the
- * given actors (or targets) only.
+ * given actors (or targets) only. The engine folds these rows per group in SQL (detailSql), so
+ * a flood's thousands of sources never travel to JavaScript.
  */
 export function detailQuery(rule: Rule, by: 'actor' | 'target', values: readonly string[]): string {
   const target = rule.target ? `, ${rule.target} as target` : '';
   const list = values.map(lit).join(', ');
-  return `${selection(rule)}\n| filter ${by === 'actor' ? rule.actor : rule.target} in [${list}]\n| stats count(*) as n by ${rule.actor} as actor${target}, interfaceId as eni, floor(startTime / ${rule.window}) * ${rule.window} as window\n| limit 1000000`;
+  return `${selection(rule)}\n| filter ${by === 'actor' ? rule.actor : rule.target} in [${list}]\n| stats count(*) as n by ${rule.actor} as actor${target}, interfaceId as eni, floor(startTime / ${rule.window}) * ${rule.window} as window\n| limit 2147483647`;
 }
 
 /**
