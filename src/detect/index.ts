@@ -166,8 +166,17 @@ export interface StreamingOptions {
   notifiers?: readonly NotifierDocT[];
   /** Called with each batch of alert events (after notifiers got them). */
   onEvents?: (events: AlertEvent[]) => void;
+  /**
+   * Called after each pass with, per commit it covered, the seconds from the commit's records
+   * arriving (`receivedAt`, else the commit) to every rule having evaluated them: how late an
+   * alert those records raise can be at most.
+   */
+  onEvaluated?: (latencies: number[]) => void;
   onError?: (err: unknown) => void;
 }
+
+/** A commit as streaming detection takes it: when its records arrived, if the caller knows. */
+export type StreamCommit = CommitInfo & { receivedAt?: number };
 
 /**
  * Detection that follows ingest: `onCommit` (ingest's hook) queues the chunk's time range and
@@ -177,9 +186,9 @@ export interface StreamingOptions {
  * a batch run's over the same data.
  * @example const d = createStreamingDetector({ db }); await ingestPaths(paths, { db, onCommit: d.onCommit }); await d.stop()
  */
-export function createStreamingDetector(opts: StreamingOptions): { onCommit(info: CommitInfo): Promise<void>; stop(): Promise<void>; idle(): Promise<void>; stats: { commits: number; passes: number; records: number; alertEvents: number } } {
+export function createStreamingDetector(opts: StreamingOptions): { onCommit(info: StreamCommit): Promise<void>; stop(): Promise<void>; idle(): Promise<void>; stats: { commits: number; passes: number; records: number; alertEvents: number } } {
   const stats = { commits: 0, passes: 0, records: 0, alertEvents: 0 };
-  let pending: { from: number; to: number } | undefined;
+  let pending: { from: number; to: number; arrived: number[] } | undefined;
   let seen: { from: number; to: number } | undefined;
   let unknownRange = false;
   let loop: Promise<void> | undefined;
@@ -192,11 +201,13 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
       return { p, store, notifiers: createNotifiers([...p.config.notify, ...(opts.notifiers ?? [])], opts.db) };
     })());
 
+  // The store's first record start (baselines need it): read once, then lowered by commits.
+  let dataStart: number | undefined;
   const pass = async (range: { from: number; to: number }, only?: (r: Rule) => boolean) => {
     const { p, store, notifiers } = await init();
     const columns = await describeFlows(store);
-    const data = await dataRange(store);
-    const { events } = await detectRange(opts.db, store, p, range.from, range.to, columns, data?.[0] ?? range.from, only);
+    dataStart = Math.min(dataStart ?? (await dataRange(store))?.[0] ?? range.from, range.from);
+    const { events } = await detectRange(opts.db, store, p, range.from, range.to, columns, dataStart, only);
     stats.passes++;
     stats.alertEvents += events.length;
     await deliver(notifiers, events);
@@ -209,6 +220,8 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
       pending = undefined;
       try {
         await pass(r);
+        const now = Date.now();
+        opts.onEvaluated?.(r.arrived.map((t) => Math.max(0, now - t) / 1000));
       } catch (err) {
         opts.onError?.(err);
       }
@@ -217,7 +230,7 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
 
   return {
     stats,
-    async onCommit(info: CommitInfo) {
+    async onCommit(info: StreamCommit) {
       if (stopped) return;
       stats.commits++;
       stats.records += info.records;
@@ -226,7 +239,8 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
         return;
       }
       const r = { from: info.minStart, to: info.maxStart };
-      pending = pending ? { from: Math.min(pending.from, r.from), to: Math.max(pending.to, r.to) } : r;
+      const arrived = info.receivedAt ?? Date.now();
+      pending = pending ? { from: Math.min(pending.from, r.from), to: Math.max(pending.to, r.to), arrived: [...pending.arrived, arrived] } : { ...r, arrived: [arrived] };
       seen = seen ? { from: Math.min(seen.from, r.from), to: Math.max(seen.to, r.to) } : { ...r };
       // Evaluation runs beside ingest; commits arriving meanwhile are merged into the next pass.
       loop ??= run().finally(() => {

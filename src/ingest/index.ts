@@ -69,6 +69,12 @@ export interface IngestOptions {
   enrich?: boolean;
   /** false: leave the rollups of the days this run touched stale (queries read the records). */
   rollups?: boolean;
+  /**
+   * ingestStream: the content's id when the caller knows it before reading (live ingest hashes
+   * each request). The stream's files then carry their final names from the start and are
+   * never renamed under a concurrent query; a retried request rewrites the same names.
+   */
+  contentId?: string;
 }
 
 /** A committed chunk: the store-relative Parquet file and what it holds. */
@@ -262,11 +268,15 @@ export async function ingestStream(input: Readable, name: string, opts: IngestOp
   let duplicates = 0;
   try {
     if (kind === 'parquet') throw new UserError(`${name}: Parquet cannot be read from a stream; pass the file path`);
-    // Content-addressed: the hash of the stream is known only at the end, so the stream is
-    // committed under a run id and re-keyed to its content hash when complete.
+    // Content-addressed. Unless the caller knows the content's id beforehand, the hash of the
+    // stream is known only at the end, so the stream is committed under a run id and re-keyed
+    // to its content hash when complete. (Decided before the hash listener below, which starts
+    // the stream flowing: awaiting after it would lose data.)
+    const known = opts.contentId ? `s${opts.contentId.replace(/[^0-9A-Za-z]/g, '').slice(0, 23)}` : undefined;
+    const direct = known !== undefined && !(await readLedger(opts.db, known))?.done;
     const hash = createHash('sha256');
     const hashed = replay.on('data', (d: Buffer) => hash.update(d));
-    const runId = `stream-${process.pid}-${Date.now().toString(36)}`;
+    const runId = direct ? known : `stream-${process.pid}-${Date.now().toString(36)}`;
     // Commits are reported once the stream's files carry their final names (below).
     const commits: CommitInfo[] = [];
     const pipeline = new ChunkPipeline(opts.db, writer, opts.batchRows ?? DEFAULT_BATCH_ROWS, (c) => {
@@ -276,10 +286,14 @@ export async function ingestStream(input: Readable, name: string, opts: IngestOp
     const ingestor = new SourceIngestor(pipeline, entry, fields);
     await readSource(hashed, kind, ingestor, () => {});
     await ingestor.finish();
-    const fp = `s${hash.digest('hex').slice(0, 23)}`;
-    const prior = await readLedger(opts.db, fp);
+    const fp = known ?? `s${hash.digest('hex').slice(0, 23)}`;
+    const prior = direct ? undefined : await readLedger(opts.db, fp);
     const { retireRun } = await import('../store/layout.ts');
-    if (prior?.done) {
+    if (direct) {
+      // Written under the final names already; finish() marked the ledger entry done.
+      addCounts(total, ingestor.counts);
+      for (const c of commits) await opts.onCommit?.(c);
+    } else if (prior?.done) {
       // Same bytes were stored before: drop this run's files and count them as duplicates.
       await retireRun(opts.db, runId, undefined);
       duplicates = ingestor.counts.records;

@@ -23,6 +23,8 @@ export class Findings {
     private readonly db: string,
     private readonly rulesDir?: string,
     private readonly streaming = true,
+    /** Seconds from records arriving to every rule having evaluated them, per commit. */
+    private readonly onEvaluated?: (latencies: number[]) => void,
   ) {}
 
   /** @example await findings.list({ state: 'open' }) */
@@ -36,16 +38,17 @@ export class Findings {
   }
 
   /** Streaming detection follows every chunk live ingest commits (started on the first one). */
-  async onCommit(info: CommitInfo): Promise<void> {
+  async onCommit(info: CommitInfo, receivedAt?: number): Promise<void> {
     if (!this.streaming) return;
     this.detector ??= createStreamingDetector({
       db: this.db,
       rulesDir: this.rulesDir,
+      onEvaluated: this.onEvaluated,
       onError: (err) => {
         this.lastError = err instanceof Error ? err.message : String(err);
       },
     });
-    await this.detector.onCommit(info);
+    await this.detector.onCommit({ ...info, receivedAt });
   }
 
   /** Waits for detection passes in progress (tests, shutdown). */

@@ -56,11 +56,13 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const service = new QueryService(cfg.db, { maxRows: cfg.maxRows, timeoutMs: cfg.queryTimeoutMs, maxQueued: cfg.maxQueuedQueries }, (kind, s, ok) =>
     metrics.query.observe({ kind, outcome: ok ? 'ok' : 'error' }, s),
   );
-  const findings = new Findings(cfg.db, cfg.rulesDir, cfg.detect);
-  const onCommit = async (c: CommitInfo) => {
+  const findings = new Findings(cfg.db, cfg.rulesDir, cfg.detect, (ls) => {
+    for (const s of ls) metrics.detection.observe(s);
+  });
+  const onCommit = async (c: CommitInfo, receivedAt: number) => {
     await service.refresh();
     // Detection follows ingest; its failure must not undo a commit the sender will be told about.
-    await findings.onCommit(c).catch((err: unknown) => app.log.error({ err }, 'streaming detection failed on a commit'));
+    await findings.onCommit(c, receivedAt).catch((err: unknown) => app.log.error({ err }, 'streaming detection failed on a commit'));
   };
   const live = new LiveIngest(cfg.db, metrics, cfg.maxIngestInFlightBytes, onCommit);
 

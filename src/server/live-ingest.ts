@@ -41,6 +41,8 @@ interface Job {
   format: string | undefined;
   route: string;
   hash: string;
+  /** Date.now() when the request reached us (detection latency counts from here). */
+  receivedAt: number;
   resolve: (r: LiveResult) => void;
   reject: (err: unknown) => void;
 }
@@ -73,7 +75,7 @@ export class LiveIngest {
     private readonly db: string,
     private readonly metrics: Metrics,
     private readonly maxInFlightBytes: number,
-    private readonly onCommit: (c: CommitInfo) => Promise<void>,
+    private readonly onCommit: (c: CommitInfo, receivedAt: number) => Promise<void>,
   ) {}
 
   /** Seconds a refused sender should wait: the commits ahead of it at the observed speed. */
@@ -104,6 +106,7 @@ export class LiveIngest {
    * @example await live.ingest('2 123456789010 eni-1 ... ACCEPT OK\n', 'lines', undefined)
    */
   async ingest(text: string, route: string, logFormat: string | undefined): Promise<LiveResult> {
+    const receivedAt = Date.now();
     const bytes = Buffer.byteLength(text);
     this.admit(bytes, route);
     const firstLine = text.slice(0, Math.min(text.length, 4096)).split('\n', 1)[0] ?? '';
@@ -119,7 +122,7 @@ export class LiveIngest {
     this.metrics.inFlight.set(this.inFlightBytes);
     try {
       return await new Promise<LiveResult>((resolve, reject) => {
-        this.queue.push({ text: text.endsWith('\n') ? text : text + '\n', bytes, lines, fields, format, route, hash, resolve, reject });
+        this.queue.push({ text: text.endsWith('\n') ? text : text + '\n', bytes, lines, fields, format, route, hash, receivedAt, resolve, reject });
         void this.pump();
       });
     } finally {
@@ -170,7 +173,13 @@ export class LiveIngest {
       if (!fresh.length) return;
       const route = fresh[0].route;
       const text = fresh.length === 1 ? fresh[0].text : fresh.map((j) => j.text).join('');
-      const summary = await ingestStream(Readable.from([Buffer.from(text)]), `http-${route}`, { db: this.db, logFormat: fresh[0].format, onCommit: this.onCommit, rollups: false });
+      const summary = await ingestStream(Readable.from([Buffer.from(text)]), `http-${route}`, {
+        db: this.db,
+        logFormat: fresh[0].format,
+        onCommit: (c) => this.onCommit(c, Math.min(...fresh.map((j) => j.receivedAt))),
+        contentId: fresh.length === 1 ? fresh[0].hash : createHash('sha256').update(fresh.map((j) => j.hash).join('\n')).digest('hex').slice(0, 32),
+        rollups: false,
+      });
       await this.remember(fresh.map((j) => j.hash));
       this.stats.commits++;
       this.stats.requests += fresh.length;

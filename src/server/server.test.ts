@@ -233,6 +233,9 @@ describe('live ingest', () => {
       await live.flowlensIdle();
       const found = (await live.inject('/api/findings')).json().findings as { rule_id: string; actors: string[] }[];
       expect(found.filter((a) => a.actors.includes('203.0.113.66')).map((a) => a.rule_id)).toContain('ssh-brute-force-inbound');
+      // Request received → every rule evaluated its records, one observation per commit.
+      const m = (await live.inject('/metrics')).body;
+      expect(Number(/flowlens_detection_latency_seconds_count (\d+)/.exec(m)?.[1])).toBeGreaterThanOrEqual(1);
     } finally {
       await live.close();
     }

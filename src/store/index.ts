@@ -66,6 +66,10 @@ export async function openStore(path: string, opts: { threads?: number; memoryLi
       : `CREATE VIEW quarantine AS SELECT NULL::VARCHAR AS source, NULL::BIGINT AS line, NULL::BIGINT AS "column", NULL::VARCHAR AS reason, NULL::VARCHAR AS text, NULL::VARCHAR AS filename WHERE false`,
   );
   void emptyFlowsDdl;
+  // Stored files never change under a name (new content gets a new file, or a rename over
+  // the old one); a footer read once serves every later query: detection runs dozens of
+  // queries per pass over live ingest's many small files.
+  await conn.run('SET parquet_metadata_cache = true');
   // From here on SQL can read only the store folder, and nobody can loosen that again.
   await conn.run(`SET allowed_directories = [${sqlString(root + '/')}]`);
   await conn.run('SET enable_external_access = false');
@@ -104,16 +108,22 @@ class DuckDBStore implements Store {
       this.summaryAt = performance.now();
     }
     let reader;
-    try {
-      if (params.length) {
-        const prepared = await this.conn.prepare(sql);
-        prepared.bind(params as DuckDBValue[]);
-        reader = await prepared.runAndReadAll();
-      } else {
-        reader = await this.conn.runAndReadAll(sql);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (params.length) {
+          const prepared = await this.conn.prepare(sql);
+          prepared.bind(params as DuckDBValue[]);
+          reader = await prepared.runAndReadAll();
+        } else {
+          reader = await this.conn.runAndReadAll(sql);
+        }
+        break;
+      } catch (err) {
+        // A live ingest renames its files when its stream ends (run id -> content id): a query
+        // that listed the folder just before finds one gone. Listing again sees the new name.
+        if (attempt < VANISHED_RETRIES && isVanishedFile(err)) continue;
+        throw new UserError(cleanDuckError(err), { cause: err });
       }
-    } catch (err) {
-      throw new UserError(cleanDuckError(err), { cause: err });
     }
     return { columns: reader.columnNames(), rows: reader.getRows().map((r) => r.map(plainValue)) };
   }
@@ -127,6 +137,15 @@ class DuckDBStore implements Store {
     this.conn.closeSync();
     this.instance.closeSync();
   }
+}
+
+/** How often a query is tried when a store file it listed vanished under it. */
+const VANISHED_RETRIES = 4;
+
+/** True for DuckDB's error on a listed file that is gone (renamed or replaced meanwhile). */
+export function isVanishedFile(err: unknown): boolean {
+  const msg = err instanceof Error ? err.message : String(err);
+  return /Cannot open file "[^"]*\/flows\/[^"]*": No such file or directory/.test(msg);
 }
 
 /** DuckDB's messages carry a type prefix and sometimes a multi-line hint; keep one line. */
