@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ingestPaths } from '../ingest/index.ts';
+import { DetectConfig } from './config.ts';
 import { runDetection, type Alert } from './index.ts';
 
 /**
@@ -26,23 +27,26 @@ interface Rec {
   bytes?: number;
   start: number;
   action?: 'ACCEPT' | 'REJECT';
-  status?: 'OK' | 'NODATA';
+  status?: 'OK' | 'NODATA' | 'SKIPDATA';
   instance?: string;
-  flags?: number;
+  /** null: the field is `-` (a flow log in the default version 2 format has no tcp-flags). */
+  flags?: number | null;
   pktDst?: string;
 }
 
 function line(r: Rec): string {
-  if (r.status === 'NODATA') return ['5', '123456789012', r.eni, '-', '-', '-', '-', '-', '-', '-', r.start, r.start + 59, '-', 'NODATA', VPC, r.instance ?? '-', '-', '-'].join(' ');
-  return ['5', '123456789012', r.eni, r.src, r.dst, r.sport ?? 40000, r.dport ?? 443, r.proto ?? 6, r.packets ?? 1, r.bytes ?? 60, r.start, r.start + 59, r.action ?? 'ACCEPT', 'OK', VPC, r.instance ?? '-', r.flags ?? 2, r.pktDst ?? r.dst].join(' ');
+  if (r.status === 'NODATA' || r.status === 'SKIPDATA') return ['5', '123456789012', r.eni, '-', '-', '-', '-', '-', '-', '-', r.start, r.start + 59, '-', r.status, VPC, r.instance ?? '-', '-', '-'].join(' ');
+  return ['5', '123456789012', r.eni, r.src, r.dst, r.sport ?? 40000, r.dport ?? 443, r.proto ?? 6, r.packets ?? 1, r.bytes ?? 60, r.start, r.start + 59, r.action ?? 'ACCEPT', 'OK', VPC, r.instance ?? '-', r.flags === null ? '-' : (r.flags ?? 2), r.pktDst ?? r.dst].join(' ');
 }
 
-async function detect(recs: Rec[], ruleIds: string[]): Promise<Alert[]> {
+async function detect(recs: Rec[], ruleIds: string[], threats?: string): Promise<Alert[]> {
   const dir = mkdtempSync(join(tmpdir(), 'flowlens-rule-fixture-'));
   writeFileSync(join(dir, 'flows.log'), [HEADER, ...recs.map(line)].join('\n') + '\n');
   const db = join(dir, 'store');
   await ingestPaths([join(dir, 'flows.log')], { db });
-  return runDetection({ db, ruleIds });
+  if (threats === undefined) return runDetection({ db, ruleIds });
+  writeFileSync(join(dir, 'threats.txt'), threats);
+  return runDetection({ db, ruleIds, config: DetectConfig.parse({ threatList: join(dir, 'threats.txt') }) });
 }
 
 describe('blackhole rule', () => {
@@ -142,5 +146,87 @@ describe('port-sweep rule', () => {
     }
     const alerts = await detect(recs, ['port-sweep']);
     expect(alerts.map((a) => [a.actors, a.measures])).toEqual([[['10.0.30.11'], { hosts: 30, ports: 3, attempts: 90 }]]);
+  }, 60_000);
+});
+
+describe('winrm-brute-force-inbound rule', () => {
+  it('flags one address guessing on WinRM (5985 and 5986), not a few admin sessions', async () => {
+    const recs: Rec[] = [];
+    // An internet address: 30 failed logins in ten minutes, each a short connection the server closes.
+    for (let i = 0; i < 30; i++) recs.push({ eni: 'eni-win', instance: 'i-win', src: '198.51.100.83', dst: '10.0.0.40', sport: 50000 + i, dport: i % 5 === 0 ? 5986 : 5985, start: T0 + i * 20, flags: 3, packets: 14, bytes: 3400 });
+    // The admin's management station: three sessions.
+    for (let i = 0; i < 3; i++) recs.push({ eni: 'eni-win', instance: 'i-win', src: '203.0.113.10', dst: '10.0.0.40', sport: 51000 + i, dport: 5986, start: T0 + i * 120, flags: 3, packets: 400, bytes: 90_000 });
+    const alerts = await detect(recs, ['winrm-brute-force-inbound']);
+    expect(alerts.map((a) => [a.actors, a.targets])).toEqual([[['198.51.100.83'], ['10.0.0.40']]]);
+  }, 60_000);
+});
+
+describe('unusual-volume rule', () => {
+  /** A host's hourly uploads to its bucket (one record per 10 minutes), hours 0..2. */
+  function host(src: string, perHour: number[]): Rec[] {
+    return perHour.flatMap((bytes, h) => Array.from({ length: 6 }, (_, k) => ({ eni: `eni-${src}`, instance: `i-${src}`, src, dst: '52.216.4.20', sport: 40000 + h * 6 + k, start: T0 + h * 3600 + k * 600, flags: 3, packets: Math.ceil(bytes / 6 / 1400), bytes: Math.round(bytes / 6) })));
+  }
+
+  it('flags the hour a host sends many times its usual volume, after two hours of history', async () => {
+    const recs = [...host('10.0.30.11', [50e6, 55e6, 1.2e9]), ...host('10.0.20.10', [800e6, 790e6, 810e6])];
+    const alerts = await detect(recs, ['unusual-volume']);
+    expect(alerts.map((a) => [a.actors, a.first_seen >= T0 + 2 * 3600])).toEqual([[['10.0.30.11'], true]]);
+  }, 60_000);
+
+  it('stays quiet without two hours of history', async () => {
+    expect(await detect(host('10.0.30.11', [50e6, 1.2e9]), ['unusual-volume'])).toEqual([]);
+  }, 60_000);
+});
+
+describe('tiny-accepted-flows (timeouts) rule', () => {
+  it('counts the far side of a peering whose flow log has no tcp-flags', async () => {
+    const recs: Rec[] = [];
+    for (let i = 0; i < 30; i++) {
+      const call = { src: `10.0.10.${21 + (i % 3)}`, dst: '172.31.0.10', sport: 45000 + i, dport: 9100, start: T0 + i * 15, packets: 2, bytes: 120 };
+      // The client's v5 record: SYN and its retry. The service's v2 record (default format): no tcp-flags.
+      recs.push({ ...call, eni: 'eni-app', instance: 'i-app', flags: 2 });
+      recs.push({ ...call, eni: 'eni-ldap', instance: 'i-ldap', flags: null });
+    }
+    const alerts = await detect(recs, ['tiny-accepted-flows']);
+    expect(alerts.map((a) => [a.targets, a.measures.tiny])).toEqual([[['172.31.0.10'], 60]]);
+  }, 60_000);
+
+  it('stays quiet for answered connections, with tcp-flags or without', async () => {
+    const recs: Rec[] = [];
+    for (let i = 0; i < 30; i++) {
+      const call = { src: '10.0.10.21', dst: '172.31.0.10', sport: 45000 + i, dport: 9100, start: T0 + i * 15, packets: 7, bytes: 2900 };
+      recs.push({ ...call, eni: 'eni-app', instance: 'i-app', flags: 3 });
+      recs.push({ ...call, eni: 'eni-ldap', instance: 'i-ldap', flags: null });
+    }
+    expect(await detect(recs, ['tiny-accepted-flows'])).toEqual([]);
+  }, 60_000);
+});
+
+describe('skipdata rule', () => {
+  it('flags each interface whose windows carry SKIPDATA, once an hour', async () => {
+    const recs: Rec[] = [
+      { eni: 'eni-spare', instance: 'i-spare', start: T0 + 600, status: 'SKIPDATA' },
+      { eni: 'eni-spare', instance: 'i-spare', start: T0 + 660, status: 'SKIPDATA' },
+      { eni: 'eni-idle', instance: 'i-idle', start: T0 + 600, status: 'NODATA' },
+      { eni: 'eni-app', instance: 'i-app', src: '10.0.10.21', dst: '52.216.4.20', start: T0, flags: 3, packets: 8 },
+    ];
+    const alerts = await detect(recs, ['skipdata']);
+    expect(alerts.map((a) => [a.actors, a.count])).toEqual([[['eni-spare'], 2]]);
+  }, 60_000);
+});
+
+describe('threat-list rules', () => {
+  it("flag an instance calling a listed address (and the address's replies), nothing else", async () => {
+    const recs: Rec[] = [
+      // A beacon to a listed C2 address, its reply, and an ordinary API call.
+      { eni: 'eni-app', instance: 'i-app', src: '10.0.11.21', dst: '203.0.113.66', sport: 41000, start: T0, flags: 3, packets: 8, bytes: 1300 },
+      { eni: 'eni-app', instance: 'i-app', src: '203.0.113.66', dst: '10.0.11.21', sport: 443, dport: 41000, start: T0, flags: 19, packets: 7, bytes: 1100 },
+      { eni: 'eni-app', instance: 'i-app', src: '10.0.11.21', dst: '151.101.1.1', sport: 41001, start: T0, flags: 3, packets: 8, bytes: 1300 },
+    ];
+    const alerts = await detect(recs, ['threat-list-outbound', 'threat-list-inbound'], '# feed\n203.0.113.66  # c2\n198.18.0.0/15\n');
+    expect(alerts.map((a) => [a.rule_id, a.actors, a.targets]).sort()).toEqual([
+      ['threat-list-inbound', ['203.0.113.66'], ['10.0.11.21']],
+      ['threat-list-outbound', ['10.0.11.21'], ['203.0.113.66']],
+    ]);
   }, 60_000);
 });

@@ -51,7 +51,7 @@ export async function emulate(input: EmulateOptionsIn = {}): Promise<EmulateResu
   if (!o.pcap) {
     const roles = new Roles(topo);
     for (const def of resolveScenarios(o.scenarios)) {
-      runs.push(def.create({ topo, rng: new Rng(o.seed, def.name), start: o.start, end, scale: o.scale, roles }));
+      runs.push(def.create({ topo, rng: new Rng(o.seed, def.name), start: o.start, end, scale: o.scale, roles, interval: o.interval ?? topo.flowLogs[0]?.interval ?? 600 }));
     }
   }
   const pcap = o.pcap;

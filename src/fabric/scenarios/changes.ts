@@ -1,3 +1,4 @@
+import { UserError } from '../../util/errors.ts';
 import type { TopologyDocT } from '../config.ts';
 import { cidrContains, parseCidr } from '../ip.ts';
 import type { Eni } from '../model.ts';
@@ -125,6 +126,48 @@ export const blockPublicAccess: ScenarioDef = {
         const targets = pub.filter((e) => e.vpc === vpc);
         const n = arrivals(ctx.rng, 1 * ctx.scale, from, to);
         for (let i = 0; i < n.count; i++) d.tcp(at(ctx.rng, n.lo, n.hi), ctx.rng.pick(users), ctx.rng.pick(targets).publicIp!, 443, 1, 6, 1400, 8, 9000, Close.Fin, 2);
+      },
+    };
+  },
+};
+
+export const peerRouteRemoved: ScenarioDef = {
+  name: 'peer-route-removed',
+  summary: "the peered VPC loses its route back: the app tier's calls to a service there are accepted, delivered and never answered (connect timeouts)",
+  create(ctx) {
+    const apps = ctx.roles.need('peer-route-removed', 'app');
+    // A peering route from the apps' subnet, and a service behind it.
+    const pcx = apps[0].subnet.routeTable.routes.map((r) => r.target).find((t) => t.kind === 'pcx');
+    if (!pcx || pcx.kind !== 'pcx') throw new UserError("scenario peer-route-removed needs a peering route in the app subnet's route table; none in this topology");
+    const peerEnis = ctx.topo.enis.filter((e) => e.vpc === pcx.peer && !e.managed);
+    const svc = peerEnis.find((e) => e.role === 'ldap') ?? peerEnis[0];
+    if (!svc) throw new UserError(`scenario peer-route-removed needs an instance in ${pcx.peer.id}, the peered VPC; none in this topology`);
+    const callers = apps.filter((a) => a.subnet.routeTable.routes.some((r) => r.target.kind === 'pcx' && r.target.id === pcx.id && cidrContains(r.destination, svc.ip)));
+    if (callers.length === 0) throw new UserError(`scenario peer-route-removed: no app interface routes ${svc.id}'s address through ${pcx.id}`);
+    const t = changeTime(ctx);
+    return {
+      changes: [
+        {
+          at: t,
+          description: `delete ${pcx.peer.id}'s routes to the app VPC through ${pcx.id}`,
+          apply(doc) {
+            const v = doc.vpcs.find((x) => x.id === pcx.peer.id)!;
+            for (const rt of v.routeTables) {
+              rt.routes = rt.routes.filter((r) => {
+                const c = parseCidr(r.destination);
+                return !(r.target === pcx.id && c && callers.some((a) => cidrContains(c, a.ip)));
+              });
+            }
+          },
+        },
+      ],
+      // Everything the app VPC sends the service goes unanswered from then on, the normal
+      // web traffic's LDAP calls too.
+      labels: [label('peer-route-removed', 'connect-timeouts', callers.map((a) => a.ip), [svc.ip], [...callers, svc], t, ctx.end, `from ${t} ${pcx.peer.id} has no route back to the app VPC: ${svc.id} gets the SYNs, its SYN-ACKs go nowhere`)],
+      tick(from, to, d) {
+        // Each app pushes metrics every 10 s with a 2 s connect timeout (two SYNs, then it gives up).
+        const n = arrivals(ctx.rng, 0.1 * callers.length * ctx.scale, from, to);
+        for (let i = 0; i < n.count; i++) d.tcp(at(ctx.rng, n.lo, n.hi), ctx.rng.pick(callers).ip, svc.ip, 9100, 0.05 + ctx.rng.exp(0.05), 5, 2400 + ctx.rng.int(0, 1200), 3, 280, Close.Fin, 1);
       },
     };
   },

@@ -1,12 +1,29 @@
 import type { Eni } from '../model.ts';
+import type { TopologyChange } from '../timeline.ts';
 import { Close } from '../traffic.ts';
 import { arrivals, at, crowd, docAddress, incidentWindow, label, reachable, type ScenarioContext, type ScenarioDef, type ScenarioRun } from './kit.ts';
 
+/** What a brute-force scenario guesses on and against whom. */
+interface BruteForceSpec {
+  name: string;
+  kind: string;
+  /** The service's ports: the first takes most attempts, the others the rest. */
+  ports: number[];
+  targetRoles: string[];
+  summary: string;
+  /**
+   * The victim's security groups open the ports to the internet only shortly before the
+   * attack (an admin's change, a scheduled topology change), so the base topology keeps them closed.
+   */
+  exposeFirst?: boolean;
+}
+
 /** Password guessing from a few internet addresses against one exposed port. */
-function bruteForce(name: string, kind: string, port: number, targetRoles: string[]): ScenarioDef {
+function bruteForce(spec: BruteForceSpec): ScenarioDef {
+  const { name, kind, ports, targetRoles } = spec;
   return {
     name,
-    summary: `${kind.toUpperCase().replace('-BRUTE-FORCE', '')} brute force from the internet against an exposed host (port ${port})`,
+    summary: spec.summary,
     create(ctx): ScenarioRun {
       const { rng } = ctx;
       const targets = ctx.roles.find(...targetRoles).filter((e) => e.publicIp !== undefined);
@@ -15,13 +32,28 @@ function bruteForce(name: string, kind: string, port: number, targetRoles: strin
       const [s, e] = incidentWindow(ctx, 0.1, 0.7, 600, 1800);
       // Other public hosts get the same guesses; their security groups reject them.
       const others = ctx.roles.public().filter((x) => x !== victim).slice(0, 3);
+      const portText = ports.length === 1 ? `port ${ports[0]}` : `ports ${ports.join('/')}`;
+      const changes: TopologyChange[] = [];
+      if (spec.exposeFirst) {
+        const at = Math.max(ctx.start, Math.floor((s - rng.int(300, 1200)) / 60) * 60);
+        const range = ports.length === 1 ? ports[0] : `${Math.min(...ports)}-${Math.max(...ports)}`;
+        changes.push({
+          at,
+          description: `open tcp/${range} of ${victim.securityGroups.map((g) => g.id).join(',')} to 0.0.0.0/0`,
+          apply(doc) {
+            for (const v of doc.vpcs) for (const g of v.securityGroups) if (victim.securityGroups.some((x) => x.id === g.id)) g.ingress.push({ protocol: 'tcp', ports: range, cidr: '0.0.0.0/0', description: 'remote management (temporary)' });
+          },
+        });
+      }
       return {
-        labels: [label(name, kind, attackers, [reachable(victim)], [victim, ...others], s, e, `${attackers.length} addresses guess passwords on ${victim.id} port ${port}`)],
+        changes,
+        labels: [label(name, kind, attackers, [reachable(victim)], [victim, ...others], s, e, `${attackers.length} addresses guess passwords on ${victim.id} ${portText}`)],
         tick(from, to, d) {
           for (const a of attackers) {
             const n = arrivals(rng, 0.8 * ctx.scale, from, to, s, e);
             for (let i = 0; i < n.count; i++) {
               const t = at(rng, n.lo, n.hi);
+              const port = ports.length === 1 ? ports[0] : rng.chance(0.8) ? ports[0] : rng.pick(ports.slice(1));
               // A failed login: handshake, key exchange, a few guesses, then the server closes.
               d.tcp(t, a, reachable(victim), port, 2 + rng.exp(2), 12 + rng.int(0, 8), 2600 + rng.int(0, 1500), 11 + rng.int(0, 6), 3300 + rng.int(0, 900), rng.chance(0.3) ? Close.ServerRst : Close.Fin);
               if (others.length > 0 && rng.chance(0.2)) d.tcp(t + 0.5, a, reachable(rng.pick(others)), port, 0, 0, 0, 0, 0, Close.Fin, 1);
@@ -33,8 +65,23 @@ function bruteForce(name: string, kind: string, port: number, targetRoles: strin
   };
 }
 
-export const sshBruteForce = bruteForce('ssh-brute-force', 'ssh-brute-force', 22, ['bastion']);
-export const rdpBruteForce = bruteForce('rdp-brute-force', 'rdp-brute-force', 3389, ['rdp', 'bastion']);
+const remoteLogin = (proto: string, port: string) => `${proto} brute force from the internet against an exposed host (${port})`;
+
+export const sshBruteForce = bruteForce({ name: 'ssh-brute-force', kind: 'ssh-brute-force', ports: [22], targetRoles: ['bastion'], summary: remoteLogin('SSH', 'port 22') });
+export const rdpBruteForce = bruteForce({ name: 'rdp-brute-force', kind: 'rdp-brute-force', ports: [3389], targetRoles: ['rdp', 'bastion'], summary: remoteLogin('RDP', 'port 3389') });
+/**
+ * WinRM (HTTP 5985, HTTPS 5986) on the Windows host, opened to the internet for remote
+ * management minutes before scanners find it. Each guess is an NTLM exchange the server
+ * answers 401 and closes, much like a failed SSH login on the wire.
+ */
+export const winrmBruteForce = bruteForce({
+  name: 'winrm-brute-force',
+  kind: 'winrm-brute-force',
+  ports: [5985, 5986],
+  targetRoles: ['windows', 'rdp', 'bastion'],
+  summary: 'WinRM brute force from the internet against a Windows host whose security group was just opened to 5985-5986',
+  exposeFirst: true,
+});
 
 /** Scanners send one SYN per port and never retry; an open port answers and gets a RST. */
 function scanProbe(d: Parameters<ScenarioRun['tick']>[2], t: number, src: number, dst: number | bigint, port: number): void {

@@ -1,8 +1,9 @@
 import { UserError } from '../../util/errors.ts';
-import { blockPublicAccess, naclBlocksReturn, sgChangeBreaksDb } from './changes.ts';
-import { ddos, portScanHorizontal, portScanVertical, rdpBruteForce, slowScan, sshBruteForce } from './inbound.ts';
+import { blockPublicAccess, naclBlocksReturn, peerRouteRemoved, sgChangeBreaksDb } from './changes.ts';
+import { ddos, portScanHorizontal, portScanVertical, rdpBruteForce, slowScan, sshBruteForce, winrmBruteForce } from './inbound.ts';
 import type { ScenarioDef } from './kit.ts';
-import { blackhole, cryptoMining, exfiltration, outboundBruteForce, outboundDos, spamBot } from './outbound.ts';
+import { backupRunaway, flowLogOverload, workerCrash } from './operations.ts';
+import { blackhole, c2Beacon, cryptoMining, exfiltration, outboundBruteForce, outboundDos, spamBot } from './outbound.ts';
 import { webApp } from './web-app.ts';
 
 /** Every scenario, by name (the registry `--scenario` and `--list-scenarios` read). */
@@ -24,6 +25,12 @@ export const SCENARIOS: ReadonlyMap<string, ScenarioDef> = new Map(
     naclBlocksReturn,
     blackhole,
     blockPublicAccess,
+    winrmBruteForce,
+    backupRunaway,
+    peerRouteRemoved,
+    workerCrash,
+    flowLogOverload,
+    c2Beacon,
   ].map((s) => [s.name, s]),
 );
 

@@ -29,6 +29,8 @@ export interface ScenarioContext {
   /** Traffic multiplier (1 = a small but busy application). */
   scale: number;
   roles: Roles;
+  /** The flow logs' aggregation interval (Nitro interfaces use 60 s whatever it is). */
+  interval: 60 | 600;
 }
 
 /** A scenario once placed in a run: its timed topology changes, its labels, its traffic. */
@@ -42,6 +44,12 @@ export interface ScenarioRun {
 export interface ScenarioDef {
   name: string;
   summary: string;
+  /**
+   * Seconds of run the incident needs to be visible to a detection that learns a baseline
+   * first (the detection bench runs the scenario at least this long). Shorter runs still
+   * place the incident and label it, but a rule that needs hours of history cannot see it.
+   */
+  minDuration?: number;
   create(ctx: ScenarioContext): ScenarioRun;
 }
 

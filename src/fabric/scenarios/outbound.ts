@@ -153,3 +153,36 @@ export const blackhole: ScenarioDef = {
     };
   },
 };
+
+/**
+ * A compromised instance calling home: an HTTPS beacon every minute or so (jittered) to a
+ * command-and-control address, and a payload fetched once from a staging server. Both are on
+ * the threat list the detection bench configures (the label's victims are the listed addresses).
+ */
+export const c2Beacon: ScenarioDef = {
+  name: 'c2-beacon',
+  summary: 'a compromised app server beacons to a command-and-control address and fetches a payload from a staging server (both threat-listed)',
+  create(ctx) {
+    const { rng } = ctx;
+    const pool = ctx.roles.find('app', 'worker', 'web');
+    const host = pool[2 % Math.max(1, pool.length)] ?? compromised(ctx, 'c2-beacon');
+    const c2 = docAddress(rng);
+    let staging = docAddress(rng);
+    while (staging === c2) staging = docAddress(rng);
+    const [s] = incidentWindow(ctx, 0.1, 0.6, 60, 60);
+    const e = ctx.end;
+    const beacons: number[] = [];
+    for (let t = s + 20; t < e; t += 45 + rng.int(0, 30)) beacons.push(t);
+    let next = 0;
+    return {
+      labels: [label('c2-beacon', 'threat-list-contact', [host.ip], [c2, staging], egressEnis(ctx, host), s, e, `${host.id} fetches a payload from ${ipText(staging)}, then beacons to ${ipText(c2)} every 45-75 s`)],
+      tick(from, to, d) {
+        if (s >= from && s < to) d.tcp(s, host.ip, staging, 443, 4 + rng.exp(2), 120, 9000, 1500, 2_100_000);
+        while (next < beacons.length && beacons[next] < to) {
+          const t = beacons[next++];
+          if (t >= from) d.tcp(t, host.ip, c2, 443, 0.3 + rng.exp(0.3), 6, 1100 + rng.int(0, 300), 5, 900 + rng.int(0, 200));
+        }
+      },
+    };
+  },
+};
