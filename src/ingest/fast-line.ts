@@ -1,5 +1,5 @@
 import { fieldByName } from '../schema/columns.ts';
-import type { BatchColumn, ColumnBatch } from './batch.ts';
+import type { ColumnBatch } from './batch.ts';
 
 /**
  * A line parser generated for one format (one list of fields): straight-line code with the
@@ -118,9 +118,11 @@ export function compileFastLine(fields: readonly string[], maxes: Float64Array):
   emit('batch.lineNo[row] = lineNo;');
   emit('batch.length = row + 1;');
   emit('return true;');
-  const body = `${binds.join('\n')}\nreturn function fastLine(buf, start, end, lineNo) {\n${lines.join('\n')}\n};`;
-  const factory = new Function('cols', 'batch', body) as (cols: BatchColumn[], batch: ColumnBatch) => FastLine;
-  return (batch) => factory(batch.columns, batch);
+  // One function per format, the batch an argument: a closure per batch would make V8 start
+  // over with each batch's own (unoptimised) copy.
+  const body = `const cols = batch.columns;\n${binds.join('\n')}\n${lines.join('\n')}`;
+  const parse = new Function('buf', 'start', 'end', 'lineNo', 'batch', body) as (buf: Uint8Array, start: number, end: number, lineNo: number, batch: ColumnBatch) => boolean;
+  return (batch) => (buf, start, end, lineNo) => parse(buf, start, end, lineNo, batch);
 }
 
 /** Parses buf[start, end) into the next row of its batch; false: not taken, use the generic parser. */
