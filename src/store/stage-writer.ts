@@ -218,7 +218,7 @@ export async function writeJob(conn: DuckDBConnection, job: StageJob): Promise<s
   }
   const id = offer(job.staged, job.values, job.rows);
   try {
-    return await copyByDay(conn, job.root, job.chunkId, job.select.replace('$id', String(id)), job.compression, undefined, onlyDay(job), job.rows);
+    return await copyByDay(conn, job.root, job.chunkId, job.select.replace('$id', String(id)), job.compression, undefined, onlyDay(job));
   } finally {
     STAGED.delete(id);
   }
