@@ -2,6 +2,7 @@ import { fieldByName } from '../schema/columns.ts';
 import { parseHeaderLine } from '../schema/format.ts';
 import { canonicalIpv6 } from '../util/ip.ts';
 import { ColumnBatch, setNull, type BatchColumn } from './batch.ts';
+import { compileFastLine, type FastLine } from './fast-line.ts';
 
 /** Why a line was refused, with the 1-based column of the offending field. */
 export interface LineError {
@@ -47,10 +48,15 @@ export class LineParser {
   private maxes!: Float64Array;
   private timeCol: BatchColumn | undefined;
   private endCol: BatchColumn | undefined;
+  /** The format's generated parser (fast-line.ts) and its instance bound to the batch. */
+  private fastFormat: { fields: readonly string[]; make: ((b: ColumnBatch) => FastLine) | undefined } | undefined;
+  private fast: FastLine | undefined;
 
   constructor(
     fields: readonly string[],
     readonly capacity: number,
+    /** false: every line goes through the generic parser (tests compare both). */
+    private readonly fastPath = true,
   ) {
     this.batch = new ColumnBatch(fields, capacity);
     this.prepare();
@@ -74,6 +80,8 @@ export class LineParser {
       this.kinds[i] = col ? KIND_CODE[def!.kind] : K_UNKNOWN;
       this.maxes[i] = MAX_BY_FIELD[fields[i]] ?? (def?.kind === 'int' ? 2147483647 : Number.MAX_SAFE_INTEGER);
     }
+    if (this.fastFormat?.fields !== fields) this.fastFormat = { fields, make: this.fastPath ? compileFastLine(fields, this.maxes) : undefined };
+    this.fast = this.fastFormat.make?.(this.batch);
   }
 
   /** Switches to another format: the current batch must have been taken (length 0) first. */
@@ -94,6 +102,7 @@ export class LineParser {
    * when to switch formats (a batch may have to be flushed first).
    */
   parse(buf: Uint8Array, start: number, end: number, lineNo: number): LineOutcome | { header: string[] } {
+    if (this.fast !== undefined && this.fast(buf, start, end, lineNo)) return 'record';
     const out = this.parseRow(buf, start, end, lineNo);
     if (typeof out === 'object' && 'reason' in out) {
       // A refused line may have marked NULLs in the row slot the next line will reuse.

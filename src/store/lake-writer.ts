@@ -4,7 +4,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { EnrichSession, Enricher } from '../enrich/enricher.ts';
 import type { BatchColumn, ColumnBatch } from '../ingest/batch.ts';
 import { enrichBatch } from '../enrich/batch-enrich.ts';
-import { copyByDay } from './place.ts';
+import { copyByDay, parquetOptions } from './place.ts';
 import { invalidateRollups } from './rollups.ts';
 import { StageWriterThread, dayText, writeJob, type Staged, type StageType, type Typed } from './stage-writer.ts';
 import { STORED_COLUMNS } from './schema-sql.ts';
@@ -137,7 +137,9 @@ export class LakeWriter {
       }
       return { name: c.name, type: 'DICT', data: c.data(batch), dict: c.dict };
     });
-    const select = shape.columns.map((c) => ({ column: c, expr: c === 'source_id' ? sqlString(sourceId) : shape.exprs.get(c)! }));
+    // The source id as a one-value ENUM: Parquet then writes it as a ready dictionary, where a
+    // VARCHAR constant is hashed row by row (measured: ~10% of a chunk's write).
+    const select = shape.columns.map((c) => ({ column: c, expr: c === 'source_id' ? `${sqlString(sourceId)}::ENUM(${sqlString(sourceId)})` : shape.exprs.get(c)! }));
     // The record's UTC day, computed by the parser: each day's rows go to that day's folder.
     staged.push({ name: 'date', type: 'DATE', data: batch.day });
     select.push({ column: 'date', expr: 's."date"' });
@@ -213,7 +215,7 @@ export class LakeWriter {
     const tmp = `${path}.enrich-${process.pid}.tmp`;
     await rm(tmp, { force: true });
     try {
-      await this.conn.run(`COPY (${select}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION ${this.compression})`);
+      await this.conn.run(`COPY (${select}) TO ${sqlString(tmp)} (${parquetOptions(this.compression)})`);
       const day = /date=(\d{4}-\d{2}-\d{2})/.exec(file)?.[1];
       if (day) await invalidateRollups(this.root, day);
       await rename(tmp, path);

@@ -15,17 +15,18 @@ import { sqlString } from './sql-text.ts';
  */
 export async function copyByDay(conn: DuckDBConnection, root: string, chunkId: string, select: string, compression: string, params?: Record<string, DuckDBValue>, day?: string): Promise<string[]> {
   const scratch = join(root, 'tmp', chunkId);
+  const options = parquetOptions(compression);
   await rm(scratch, { recursive: true, force: true });
   let sql: string;
   if (day !== undefined) {
     // One day known beforehand: a plain COPY to the file PARTITION_BY would make, without
     // partitioning's per-row routing and buffering (measured: ~25% of the write's CPU).
     await mkdir(join(scratch, `date=${day}`), { recursive: true });
-    sql = `COPY (SELECT * EXCLUDE ("date") FROM (${select})) TO ${sqlString(join(scratch, `date=${day}`, `${chunkId}_0.parquet`))} (FORMAT parquet, COMPRESSION ${compression})`;
+    sql = `COPY (SELECT * EXCLUDE ("date") FROM (${select})) TO ${sqlString(join(scratch, `date=${day}`, `${chunkId}_0.parquet`))} (${options})`;
   } else {
     sql =
       `COPY (${select}) TO ${sqlString(scratch)} ` +
-      `(FORMAT parquet, COMPRESSION ${compression}, PARTITION_BY ("date"), FILENAME_PATTERN ${sqlString(`${chunkId}_{i}`)}, WRITE_PARTITION_COLUMNS false)`;
+      `(${options}, PARTITION_BY ("date"), FILENAME_PATTERN ${sqlString(`${chunkId}_{i}`)}, WRITE_PARTITION_COLUMNS false)`;
   }
   if (params) {
     const p = await conn.prepare(sql);
@@ -46,6 +47,18 @@ export async function copyByDay(conn: DuckDBConnection, root: string, chunkId: s
   }
   await rm(scratch, { recursive: true, force: true });
   return files;
+}
+
+/**
+ * The COPY options of a store file. zstd at level 1 rather than DuckDB's default 3: measured on
+ * 1 M flow records, ~30% less write CPU for files ~3% larger. Row groups keep DuckDB's size:
+ * one row group per 256 K-row chunk saved a little CPU but the writer then buffers the whole
+ * chunk, and the enriched bench's peak RSS came within 10 MB of its 1 GB bound.
+ * @example parquetOptions('zstd') // 'FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1'
+ */
+export function parquetOptions(compression: string): string {
+  const level = compression === 'zstd' ? ', COMPRESSION_LEVEL 1' : '';
+  return `FORMAT parquet, COMPRESSION ${compression}${level}`;
 }
 
 /**

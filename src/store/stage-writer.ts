@@ -126,7 +126,15 @@ function enumCodes(codes: Int32Array, n: number, bytes: 1 | 2 | 4): { data: Type
  * dictionary must be the batch's alone: each file's row groups carry the whole ENUM dictionary.
  */
 function offer(staged: Staged[], values: (readonly string[])[], rows: number): number {
-  const types = staged.map((c) => stageType(c, values));
+  // One type per dictionary: source and destination addresses share theirs (an ENUM of a
+  // batch's tens of thousands of addresses costs ~15 ms to make).
+  const byDict = new Map<number, duckdb.LogicalType>();
+  const types = staged.map((c) => {
+    if (c.type !== 'DICT') return stageType(c, values);
+    let t = byDict.get(c.dict!);
+    if (!t) byDict.set(c.dict!, (t = stageType(c, values)));
+    return t;
+  });
   const columns = staged.map((c, i) => {
     if (c.type !== 'DICT') return { data: c.data, valid: c.valid };
     if (!values[c.dict!].length) return { data: new Uint8Array(rows), valid: new Uint8Array(Math.ceil(rows / 8) + 1) };
