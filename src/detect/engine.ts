@@ -216,13 +216,15 @@ export interface EvaluateOptions {
   columns?: readonly ColumnInfo[];
   /** Earliest record start in the store (baselines need it). */
   dataStart?: number;
+  /** Read this view (shaped like `flows`, holding at least the rule's windows) instead of `flows`. */
+  table?: string;
 }
 
 /**
  * The detail query's rows folded per group (the rule's keys and the window): how many distinct
  * actors and targets, and the first LIST_CAP of actors, targets and ENIs in sorted order.
  */
-function detailSql(rule: Rule, by: 'actor' | 'target', values: readonly string[], span: { from: number; to: number; columns?: readonly ColumnInfo[] }): { sql: string; params: readonly string[] } {
+function detailSql(rule: Rule, by: 'actor' | 'target', values: readonly string[], span: { from: number; to: number; columns?: readonly ColumnInfo[]; table?: string }): { sql: string; params: readonly string[] } {
   const c = compileInsights(detailQuery(rule, by, values), { dialect: 'duckdb', ...span });
   const col = (name: string) => `"c${c.columns.indexOf(name) + 1}"`;
   const grouped = groupKeys(rule);
@@ -265,7 +267,7 @@ export async function evaluateRule(store: QueryableStore, rule: Rule, opts: Eval
   const w = rule.window;
   const [wFrom, wLast] = windowSpan(w, opts.from, opts.to);
   const qFrom = rule.baseline ? wFrom - rule.baseline.history : wFrom;
-  const res = await runInsights(store, statsQuery(rule, !rule.baseline), { from: qFrom, to: wLast + w - 1, columns: opts.columns });
+  const res = await runInsights(store, statsQuery(rule, !rule.baseline), { from: qFrom, to: wLast + w - 1, columns: opts.columns, table: opts.table });
   const all = rowsOf(res).map((r) => groupOf(rule, r));
   const pass = thresholdFn(rule);
   // Without a baseline the SQL applied the threshold already; the JS check keeps both evaluators honest.
@@ -280,7 +282,7 @@ export async function evaluateRule(store: QueryableStore, rule: Rule, opts: Eval
   const strs = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
   for (const run of windowRuns(groups, w)) {
     const values = [...new Set(run.map((g) => g[by]).filter((a): a is string => a !== undefined))].sort();
-    const span = { from: run[0].window, to: run.at(-1)!.window + w - 1, columns: opts.columns };
+    const span = { from: run[0].window, to: run.at(-1)!.window + w - 1, columns: opts.columns, table: opts.table };
     for (let i = 0; i < values.length; i += 500) {
       const q = detailSql(rule, by, values.slice(i, i + 500), span);
       for (const row of rowsOf(await store.query(q.sql, [...q.params]))) {

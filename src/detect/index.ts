@@ -5,6 +5,8 @@
  * acknowledged → resolved) kept in `<db>/alerts/`, and notifications (stdout, file, webhook,
  * Slack). The CLI (`flowlens detect`), ingest (`--detect`) and the server call these.
  */
+import { readdir } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 import type { CommitInfo } from '../ingest/index.ts';
 import { describeFlows, QueryError, type ColumnInfo } from '../query/index.ts';
 import { openStore, type Store } from '../store/index.ts';
@@ -24,6 +26,8 @@ export { loadConfig } from './config.ts';
 export { createNotifiers, notifierFromFlag } from './notify.ts';
 
 const SEV = ['low', 'medium', 'high', 'critical'];
+/** The view a streaming pass reads: the files that may hold its windows. */
+const RECENT_VIEW = 'detect_recent';
 const nowSec = () => Math.floor(Date.now() / 1000);
 
 /**
@@ -104,8 +108,12 @@ async function dataRange(store: Store): Promise<[number, number] | undefined> {
   return min === null || min === undefined ? undefined : [Number(min), Number(max)];
 }
 
-/** Evaluates rules over [from, to] and stores what they found; returns the events. */
-async function detectRange(db: string, store: Store, p: Prepared, from: number, to: number, columns: readonly ColumnInfo[], dataStart: number, only?: (r: Rule) => boolean): Promise<{ alerts: Alert[]; events: AlertEvent[] }> {
+/**
+ * Evaluates rules over [from, to] and stores what they found; returns the events. `recent`, a
+ * view over the files holding the range's windows (streaming), serves the rules without a
+ * baseline; baselines read their history from `flows`.
+ */
+async function detectRange(db: string, store: Store, p: Prepared, from: number, to: number, columns: readonly ColumnInfo[], dataStart: number, only?: (r: Rule) => boolean, recent?: string): Promise<{ alerts: Alert[]; events: AlertEvent[] }> {
   const findings: Finding[] = [];
   const evaluated: { ruleId: string; from: number; to: number }[] = [];
   // Each rule scans the Parquet files itself. A shared in-memory copy of the range (tried) was
@@ -114,7 +122,7 @@ async function detectRange(db: string, store: Store, p: Prepared, from: number, 
   for (const rule of p.rules.filter((r) => !only || only(r))) {
     const [wFrom, wLast] = windowSpan(rule.window, from, to);
     try {
-      findings.push(...(await evaluateRule(store, rule, { from, to, columns, dataStart })));
+      findings.push(...(await evaluateRule(store, rule, { from, to, columns, dataStart, table: rule.baseline ? undefined : recent })));
     } catch (err) {
       // A rule reading columns this store does not have (enrichment, say) has nothing to say here.
       if (err instanceof QueryError && /unknown field/i.test(err.detail)) continue;
@@ -203,11 +211,32 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
 
   // The store's first record start (baselines need it): read once, then lowered by commits.
   let dataStart: number | undefined;
+  // Record-start range of each file the commits named: a pass reads only files that may hold
+  // its windows (a file nobody told us about is read whatever it holds).
+  const known = new Map<string, [number, number]>();
+  const recentFiles = async (p: Prepared, range: { from: number; to: number }): Promise<string[]> => {
+    const spans = p.rules.filter((r) => !r.baseline).map((r) => windowSpan(r.window, range.from, range.to).map((t, i) => (i === 0 ? t : t + r.window - 1)));
+    if (!spans.length) return [];
+    const lo = Math.min(...spans.map((s) => s[0]));
+    const hi = Math.max(...spans.map((s) => s[1]));
+    const files: string[] = [];
+    for (let day = Math.floor(lo / 86400); day <= Math.floor(hi / 86400); day++) {
+      const part = `date=${new Date(day * 86400_000).toISOString().slice(0, 10)}`;
+      for (const f of await readdir(join(opts.db, 'flows', part)).catch(() => [] as string[])) {
+        if (!f.endsWith('.parquet')) continue;
+        const rel = `flows/${part}/${f}`;
+        const k = known.get(rel);
+        if (!k || (k[1] >= lo && k[0] <= hi)) files.push(rel);
+      }
+    }
+    return files;
+  };
   const pass = async (range: { from: number; to: number }, only?: (r: Rule) => boolean) => {
     const { p, store, notifiers } = await init();
     const columns = await describeFlows(store);
     dataStart = Math.min(dataStart ?? (await dataRange(store))?.[0] ?? range.from, range.from);
-    const { events } = await detectRange(opts.db, store, p, range.from, range.to, columns, dataStart, only);
+    await store.fileView(RECENT_VIEW, await recentFiles(p, range));
+    const { events } = await detectRange(opts.db, store, p, range.from, range.to, columns, dataStart, only, RECENT_VIEW);
     stats.passes++;
     stats.alertEvents += events.length;
     await deliver(notifiers, events);
@@ -239,6 +268,7 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
         return;
       }
       const r = { from: info.minStart, to: info.maxStart };
+      if (info.file) known.set(info.file.split(sep).join('/'), [info.minStart, info.maxStart]);
       const arrived = info.receivedAt ?? Date.now();
       pending = pending ? { from: Math.min(pending.from, r.from), to: Math.max(pending.to, r.to), arrived: [...pending.arrived, arrived] } : { ...r, arrived: [arrived] };
       seen = seen ? { from: Math.min(seen.from, r.from), to: Math.max(seen.to, r.to) } : { ...r };

@@ -4,7 +4,7 @@ import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb
 import { UserError } from '../util/errors.ts';
 import { athenaViewSql, emptyFlowsDdl, ipv4NumberSql } from './schema-sql.ts';
 import { sqlString } from './sql-text.ts';
-import { STORE_MARKER } from './layout.ts';
+import { SCHEMA_FILE, STORE_MARKER } from './layout.ts';
 import { ROLLUP_DIMS, ROLLUP_LEVELS, freshRollupDays, hasRollups, rollupView, storedDays } from './rollups.ts';
 import { rollupRelationSql } from '../query/rollup.ts';
 import { checkReadOnly } from './read-only.ts';
@@ -24,6 +24,14 @@ export interface Store {
   query(sql: string, params?: unknown[]): Promise<ResultSet>;
   /** Column names and DuckDB types of the `flows` view. */
   columns(): Promise<{ name: string; type: string }[]>;
+  /**
+   * Defines (or redefines) a temporary view shaped like `flows` over only the given stored
+   * files (store-relative `flows/date=.../*.parquet`): a query over `flows` lists and opens
+   * every file of the store, which costs more than the query itself when the store holds
+   * thousands of small live-ingest files and the question is about the last minutes.
+   * @example await store.fileView('recent', ['flows/date=2024-01-15/s0a1b2-0_0.parquet'])
+   */
+  fileView(name: string, files: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -131,6 +139,21 @@ class DuckDBStore implements Store {
   async columns(): Promise<{ name: string; type: string }[]> {
     const r = await this.conn.runAndReadAll('DESCRIBE flows');
     return r.getRows().map((row) => ({ name: String(row[0]), type: String(row[1]) }));
+  }
+
+  async fileView(name: string, files: readonly string[]): Promise<void> {
+    if (!/^[a-z_]{1,40}$/.test(name)) throw new Error(`fileView: "${name}" is not a plain lower-case name`);
+    const root = resolve(this.path);
+    const paths = [SCHEMA_FILE, ...files].map((f) => {
+      // Only the store's own record files: nothing else can be reached through the view.
+      if (!/^flows\/date=\d{4}-\d{2}-\d{2}\/[^/]+\.parquet$/.test(f)) throw new Error(`fileView: "${f}" is not a stored record file`);
+      return sqlString(join(root, f));
+    });
+    // The anchor holds every column (zero rows), so the view has the flows view's columns.
+    await this.conn.run(
+      `CREATE OR REPLACE TEMP VIEW ${name} AS SELECT *, ${ipv4NumberSql('srcaddr')} AS srcaddr_v4, ${ipv4NumberSql('dstaddr')} AS dstaddr_v4 ` +
+        `FROM read_parquet([${paths.join(', ')}], hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE})`,
+    );
   }
 
   async close(): Promise<void> {
