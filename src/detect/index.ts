@@ -214,9 +214,12 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
   // Record-start range of each file the commits named: a pass reads only files that may hold
   // its windows (a file nobody told us about is read whatever it holds).
   const known = new Map<string, [number, number]>();
-  const recentFiles = async (p: Prepared, range: { from: number; to: number }): Promise<string[]> => {
-    const spans = p.rules.filter((r) => !r.baseline).map((r) => windowSpan(r.window, range.from, range.to).map((t, i) => (i === 0 ? t : t + r.window - 1)));
-    if (!spans.length) return [];
+  const recentFiles = async (rules: readonly Rule[], range: { from: number; to: number }): Promise<string[]> => {
+    // The record starts the rules' whole windows cover: [first window start, last window end].
+    const spans = rules.map((r) => {
+      const [first, last] = windowSpan(r.window, range.from, range.to);
+      return [first, last + r.window - 1];
+    });
     const lo = Math.min(...spans.map((s) => s[0]));
     const hi = Math.max(...spans.map((s) => s[1]));
     const files: string[] = [];
@@ -235,8 +238,10 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
     const { p, store, notifiers } = await init();
     const columns = await describeFlows(store);
     dataStart = Math.min(dataStart ?? (await dataRange(store))?.[0] ?? range.from, range.from);
-    await store.fileView(RECENT_VIEW, await recentFiles(p, range));
-    const { events } = await detectRange(opts.db, store, p, range.from, range.to, columns, dataStart, only, RECENT_VIEW);
+    // Only rules without a baseline read the view; a baseline-only pass (at stop) needs none.
+    const viewed = p.rules.filter((r) => !r.baseline && (!only || only(r)));
+    if (viewed.length) await store.fileView(RECENT_VIEW, await recentFiles(viewed, range));
+    const { events } = await detectRange(opts.db, store, p, range.from, range.to, columns, dataStart, only, viewed.length ? RECENT_VIEW : undefined);
     stats.passes++;
     stats.alertEvents += events.length;
     await deliver(notifiers, events);
