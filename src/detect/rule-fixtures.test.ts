@@ -144,8 +144,15 @@ describe('port-sweep rule', () => {
     for (let i = 0; i < 300; i++) {
       recs.push({ eni: 'eni-app', instance: 'i-app', src: '10.0.10.21', dst: `203.0.113.${1 + (i % 30)}`, sport: 40000 + i, dport: 443, start: T0 + i * 2 });
     }
+    // Another one calling 29 servers, each on its own one of three ports (HTTPS APIs, the
+    // database, DNS over TCP), nine times each: 261 = 3 x 29 hosts x 3 ports attempts, but nine
+    // per host and port pair it actually tried (the rule once divided by hosts x ports).
+    for (let i = 0; i < 261; i++) {
+      const h = i % 29;
+      recs.push({ eni: 'eni-app2', instance: 'i-app2', src: '10.0.10.22', dst: `198.51.100.${1 + h}`, sport: 30000 + i, dport: [443, 5432, 53][h % 3], start: T0 + i * 2 });
+    }
     const alerts = await detect(recs, ['port-sweep']);
-    expect(alerts.map((a) => [a.actors, a.measures])).toEqual([[['10.0.30.11'], { hosts: 30, ports: 3, attempts: 90 }]]);
+    expect(alerts.map((a) => [a.actors, a.measures])).toEqual([[['10.0.30.11'], { hosts: 30, ports: 3, pairs: 90, attempts: 90 }]]);
   }, 60_000);
 });
 
