@@ -43,7 +43,7 @@ export function windowSpan(w: number, from: number, to: number): [number, number
   return [Math.floor(from / w) * w, Math.floor(to / w) * w];
 }
 
-type Row = Record<string, unknown>;
+export type Row = Record<string, unknown>;
 
 function rowsOf(r: { columns: string[]; rows: unknown[][] }): Row[] {
   return r.rows.map((row) => Object.fromEntries(r.columns.map((c, i) => [c, row[i]])));
@@ -218,7 +218,39 @@ export interface EvaluateOptions {
   dataStart?: number;
   /** Read this view (shaped like `flows`, holding at least the rule's windows) instead of `flows`. */
   table?: string;
+  /** Where the rule's per-window aggregates come from; default: the records (`recordStats`). */
+  source?: StatsSource;
 }
+
+/**
+ * What a rule's evaluation reads: its stats rows (`records`, `first_seen`, `last_seen`, the
+ * measures, by `actor`/`target` and `window`) and, for the groups that fire, who and where
+ * (one folded row per group: `actor_count`, `target_count`, the first LIST_CAP `actors`,
+ * `targets`, `enis`). From the records (batch), or from aggregates kept up to date as records
+ * arrive (streaming, `incremental.ts`); both must give the same rows.
+ */
+export interface StatsSource {
+  /** Rows of the windows holding record starts in [from, to] (whole windows). */
+  stats(rule: Rule, from: number, to: number, withThreshold: boolean): Promise<Row[]>;
+  /** Folded rows of the groups whose `by` key is one of `values`, windows in [from, to]. */
+  detail(rule: Rule, by: 'actor' | 'target', values: readonly string[], from: number, to: number): Promise<Row[]>;
+}
+
+/** The default StatsSource: the rule's Insights queries over `flows` (or `table`). */
+export function recordStats(store: QueryableStore, opts: { columns?: readonly ColumnInfo[]; table?: string } = {}): StatsSource {
+  return {
+    async stats(rule, from, to, withThreshold) {
+      return rowsOf(await runInsights(store, statsQuery(rule, withThreshold), { from, to, columns: opts.columns, table: opts.table }));
+    },
+    async detail(rule, by, values, from, to) {
+      const q = detailSql(rule, by, values, { from, to, columns: opts.columns, table: opts.table });
+      return rowsOf(await store.query(q.sql, [...q.params]));
+    },
+  };
+}
+
+/** Folded detail rows: how LIST_CAP-long lists of actors, targets and ENIs are cut. */
+export const DETAIL_LIST_CAP = LIST_CAP;
 
 /**
  * The detail query's rows folded per group (the rule's keys and the window): how many distinct
@@ -267,8 +299,8 @@ export async function evaluateRule(store: QueryableStore, rule: Rule, opts: Eval
   const w = rule.window;
   const [wFrom, wLast] = windowSpan(w, opts.from, opts.to);
   const qFrom = rule.baseline ? wFrom - rule.baseline.history : wFrom;
-  const res = await runInsights(store, statsQuery(rule, !rule.baseline), { from: qFrom, to: wLast + w - 1, columns: opts.columns, table: opts.table });
-  const all = rowsOf(res).map((r) => groupOf(rule, r));
+  const source = opts.source ?? recordStats(store, opts);
+  const all = (await source.stats(rule, qFrom, wLast + w - 1, !rule.baseline)).map((r) => groupOf(rule, r));
   const pass = thresholdFn(rule);
   // Without a baseline the SQL applied the threshold already; the JS check keeps both evaluators honest.
   const groups: (Group & { baseline?: Finding['baseline'] })[] = rule.baseline
@@ -282,10 +314,8 @@ export async function evaluateRule(store: QueryableStore, rule: Rule, opts: Eval
   const strs = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
   for (const run of windowRuns(groups, w)) {
     const values = [...new Set(run.map((g) => g[by]).filter((a): a is string => a !== undefined))].sort();
-    const span = { from: run[0].window, to: run.at(-1)!.window + w - 1, columns: opts.columns, table: opts.table };
     for (let i = 0; i < values.length; i += 500) {
-      const q = detailSql(rule, by, values.slice(i, i + 500), span);
-      for (const row of rowsOf(await store.query(q.sql, [...q.params]))) {
+      for (const row of await source.detail(rule, by, values.slice(i, i + 500), run[0].window, run.at(-1)!.window + w - 1)) {
         const k = `${keys.includes('actor') ? (str(row.actor) ?? '') : ''}|${keys.includes('target') ? (str(row.target) ?? '') : ''}|${num(row.window)}`;
         detail.set(k, { actors: strs(row.actors), targets: strs(row.targets), enis: strs(row.enis), actorCount: num(row.actor_count), targetCount: num(row.target_count) });
       }

@@ -12,7 +12,8 @@ import { describeFlows, QueryError, type ColumnInfo } from '../query/index.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { applyFindings, readAlerts, updateState, type Alert, type AlertEvent } from './alerts.ts';
 import { loadConfig, type DetectConfigT, type NotifierDocT } from './config.ts';
-import { evaluateRule, windowSpan, type Finding } from './engine.ts';
+import { evaluateRule, windowSpan, type Finding, type StatsSource } from './engine.ts';
+import { GrainStore } from './incremental.ts';
 import { createNotifiers, type Notifier } from './notify.ts';
 import type { Rule, Severity } from './rule-schema.ts';
 import { rulesFor } from './rules.ts';
@@ -28,6 +29,16 @@ export { createNotifiers, notifierFromFlag } from './notify.ts';
 const SEV = ['low', 'medium', 'high', 'critical'];
 /** The view a streaming pass reads: the files that may hold its windows. */
 const RECENT_VIEW = 'detect_recent';
+/** Views over the files a streaming pass adds to its running aggregates (new; already loaded). */
+const NEW_VIEW = 'detect_new';
+const BACKFILL_VIEW = 'detect_backfill';
+/** The new records of a pass, copied once into memory; up to this many files. */
+const NEW_ROWS = 'detect_new_rows';
+const NEW_ROWS_MAX_FILES = 64;
+/** How late (seconds of record time behind the newest) records may come and still be aggregated without reading files again. */
+const LATE_SLACK = 3600;
+/** Running aggregates are pruned in steps of this much record time. */
+const PRUNE_STEP = 3600;
 const nowSec = () => Math.floor(Date.now() / 1000);
 
 /**
@@ -113,7 +124,18 @@ async function dataRange(store: Store): Promise<[number, number] | undefined> {
  * view over the files holding the range's windows (streaming), serves the rules without a
  * baseline; baselines read their history from `flows`.
  */
-async function detectRange(db: string, store: Store, p: Prepared, from: number, to: number, columns: readonly ColumnInfo[], dataStart: number, only?: (r: Rule) => boolean, recent?: string): Promise<{ alerts: Alert[]; events: AlertEvent[] }> {
+async function detectRange(
+  db: string,
+  store: Store,
+  p: Prepared,
+  from: number,
+  to: number,
+  columns: readonly ColumnInfo[],
+  dataStart: number,
+  only?: (r: Rule) => boolean,
+  recent?: string,
+  sourceOf?: (r: Rule) => StatsSource | undefined,
+): Promise<{ alerts: Alert[]; events: AlertEvent[] }> {
   const findings: Finding[] = [];
   const evaluated: { ruleId: string; from: number; to: number }[] = [];
   // Each rule scans the Parquet files itself. A shared in-memory copy of the range (tried) was
@@ -121,16 +143,22 @@ async function detectRange(db: string, store: Store, p: Prepared, from: number, 
   // the copy, and its memory grew with the range (2.5 GB for 9.6 M records).
   for (const rule of p.rules.filter((r) => !only || only(r))) {
     const [wFrom, wLast] = windowSpan(rule.window, from, to);
+    const tp0 = performance.now();
     try {
-      findings.push(...(await evaluateRule(store, rule, { from, to, columns, dataStart, table: rule.baseline ? undefined : recent })));
+      const source = sourceOf?.(rule);
+      findings.push(...(await evaluateRule(store, rule, { from, to, columns, dataStart, source, table: rule.baseline ? undefined : recent })));
     } catch (err) {
       // A rule reading columns this store does not have (enrichment, say) has nothing to say here.
       if (err instanceof QueryError && /unknown field/i.test(err.detail)) continue;
       throw err;
     }
     evaluated.push({ ruleId: rule.id, from: wFrom, to: wLast });
+    if (process.env.FLOWLENS_PROFILE) process.stderr.write(`PROFILE ${rule.id} ${(performance.now() - tp0).toFixed(0)} ms ${recent && !rule.baseline ? 'recent' : 'flows'} ${wFrom}-${wLast}\n`);
   }
-  return applyFindings(db, evaluated, findings, { rules: p.byId, config: p.config, now: nowSec() });
+  const ta = performance.now();
+  const applied = await applyFindings(db, evaluated, findings, { rules: p.byId, config: p.config, now: nowSec() });
+  if (process.env.FLOWLENS_PROFILE) process.stderr.write(`PHASE apply ${(performance.now() - ta).toFixed(0)} ms ${findings.length} findings\n`);
+  return applied;
 }
 
 async function deliver(notifiers: readonly Notifier[], events: readonly AlertEvent[]): Promise<void> {
@@ -181,6 +209,12 @@ export interface StreamingOptions {
    */
   onEvaluated?: (latencies: number[]) => void;
   onError?: (err: unknown) => void;
+  /**
+   * How long the running aggregates keep windows behind the newest records (seconds of record
+   * time, besides a baseline's history and two windows; default 3600), and in what steps they
+   * are pruned (default 3600). Older late records are read back from the files.
+   */
+  retention?: { lateSlack?: number; pruneStep?: number };
 }
 
 /** A commit as streaming detection takes it: when its records arrived, if the caller knows. */
@@ -214,6 +248,20 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
   // Record-start range of each file the commits named: a pass reads only files that may hold
   // its windows (a file nobody told us about is read whatever it holds).
   const known = new Map<string, [number, number]>();
+  /** Stored files of the days [lo, hi] touches (store-relative paths). */
+  const storedFiles = async (lo: number, hi: number): Promise<string[]> => {
+    const files: string[] = [];
+    for (let day = Math.floor(lo / 86400); day <= Math.floor(hi / 86400); day++) {
+      const part = `date=${new Date(day * 86400_000).toISOString().slice(0, 10)}`;
+      for (const f of await readdir(join(opts.db, 'flows', part)).catch(() => [] as string[])) if (f.endsWith('.parquet')) files.push(`flows/${part}/${f}`);
+    }
+    return files;
+  };
+  const mayHold = (f: string, lo: number, hi: number) => {
+    const k = known.get(f);
+    return !k || (k[1] >= lo && k[0] <= hi);
+  };
+  /** Files that may hold record starts in the rules' whole windows around the range. */
   const recentFiles = async (rules: readonly Rule[], range: { from: number; to: number }): Promise<string[]> => {
     // The record starts the rules' whole windows cover: [first window start, last window end].
     const spans = rules.map((r) => {
@@ -222,26 +270,84 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
     });
     const lo = Math.min(...spans.map((s) => s[0]));
     const hi = Math.max(...spans.map((s) => s[1]));
-    const files: string[] = [];
-    for (let day = Math.floor(lo / 86400); day <= Math.floor(hi / 86400); day++) {
-      const part = `date=${new Date(day * 86400_000).toISOString().slice(0, 10)}`;
-      for (const f of await readdir(join(opts.db, 'flows', part)).catch(() => [] as string[])) {
-        if (!f.endsWith('.parquet')) continue;
-        const rel = `flows/${part}/${f}`;
-        const k = known.get(rel);
-        if (!k || (k[1] >= lo && k[0] <= hi)) files.push(rel);
+    return (await storedFiles(lo, hi)).filter((f) => mayHold(f, lo, hi));
+  };
+
+  // Rules whose measures decompose keep running aggregates (incremental.ts): every file in
+  // `loaded` has added its records with starts >= the rule's coverage start to its grain table.
+  let grain: GrainStore | undefined;
+  let flowColumns: readonly ColumnInfo[] = [];
+  const loaded = new Set<string>();
+  /** How far back a rule's grain reaches behind the newest records: its history, and late records. */
+  const lateSlack = opts.retention?.lateSlack ?? LATE_SLACK;
+  const pruneStep = opts.retention?.pruneStep ?? PRUNE_STEP;
+  const keepBehind = (r: Rule) => (r.baseline?.history ?? 0) + 2 * r.window + lateSlack;
+  const updateGrain = async (store: Store, all: readonly Rule[], rules: readonly Rule[], range: { from: number; to: number }) => {
+    const g = grain!;
+    // What each rule must cover: the pass's first window, and a baseline's history before it.
+    const need = new Map(rules.map((r) => [r, Math.floor((windowSpan(r.window, range.from, range.to)[0] - (r.baseline?.history ?? 0)) / r.window) * r.window]));
+    // Back in time (late records, a first pass, a baseline's history): from the files already in.
+    for (const [r, from] of need) {
+      const cov = g.coveredFrom(r);
+      if (from >= cov) continue;
+      const back = cov === Infinity ? undefined : cov - 1;
+      const files = [...loaded].filter((f) => mayHold(f, from, back ?? Infinity));
+      if (process.env.FLOWLENS_PROFILE) process.stderr.write(`PHASE backfill ${r.id} ${files.length} files\n`);
+      if (files.length) {
+        await store.fileView(BACKFILL_VIEW, files);
+        await g.add(r, BACKFILL_VIEW, from, back);
+      }
+      g.setCovered(r, from);
+    }
+    // Forward: files not loaded yet (the commits' new files, and any written by someone else),
+    // into every rule that has a table, so `loaded` stays true for all of them.
+    const live = all.filter((r) => g.coveredFrom(r) !== Infinity);
+    const lo = Math.min(...live.map((r) => g.coveredFrom(r)));
+    const fresh = (await storedFiles(lo, range.to)).filter((f) => !loaded.has(f));
+    if (fresh.length) {
+      await store.fileView(NEW_VIEW, fresh);
+      // One copy of the new records in memory serves every rule's aggregation (each rule
+      // decoding the same Parquet files again cost more than its own query). A first pass
+      // over a store that already holds days of records reads the files instead.
+      const small = fresh.length <= NEW_ROWS_MAX_FILES;
+      if (small) await store.scratch(NEW_ROWS, `SELECT * FROM ${NEW_VIEW} WHERE start >= $1`, [lo]);
+      const tn = performance.now();
+      for (const r of live) await g.add(r, small ? NEW_ROWS : NEW_VIEW, g.coveredFrom(r), undefined);
+      if (process.env.FLOWLENS_PROFILE) process.stderr.write(`PHASE partials ${(performance.now() - tn).toFixed(0)} ms ${fresh.length} files\n`);
+      if (small) await store.dropScratch(NEW_ROWS);
+      for (const f of fresh) loaded.add(f);
+    }
+  };
+  const pruneGrain = async (rules: readonly Rule[]) => {
+    if (!grain || !seen) return;
+    for (const r of rules) {
+      const keepFrom = Math.floor((seen.to - keepBehind(r)) / r.window) * r.window;
+      // Rewriting the table each pass would cost more than the rows it saves.
+      if (keepFrom - grain.coveredFrom(r) >= pruneStep) {
+        if (process.env.FLOWLENS_PROFILE) process.stderr.write(`PHASE prune ${r.id} ${grain.coveredFrom(r)} -> ${keepFrom}\n`);
+        await grain.prune(r, keepFrom);
       }
     }
-    return files;
   };
+
   const pass = async (range: { from: number; to: number }, only?: (r: Rule) => boolean) => {
     const { p, store, notifiers } = await init();
-    const columns = await describeFlows(store);
+    flowColumns = await describeFlows(store);
     dataStart = Math.min(dataStart ?? (await dataRange(store))?.[0] ?? range.from, range.from);
-    // Only rules without a baseline read the view; a baseline-only pass (at stop) needs none.
-    const viewed = p.rules.filter((r) => !r.baseline && (!only || only(r)));
+    const rules = p.rules.filter((r) => !only || only(r));
+    grain ??= new GrainStore(store, () => flowColumns);
+    const incremental = rules.filter((r) => grain!.has(r));
+    const tg = performance.now();
+    if (incremental.length) await updateGrain(store, p.rules.filter((r) => grain!.has(r)), incremental, range);
+    // The rest read the records: rules without a baseline a view over the files that may hold
+    // their windows, baseline rules `flows`.
+    if (process.env.FLOWLENS_PROFILE) process.stderr.write(`PHASE grain ${(performance.now() - tg).toFixed(0)} ms loaded ${loaded.size}\n`);
+    const viewed = rules.filter((r) => !r.baseline && !grain!.has(r));
     if (viewed.length) await store.fileView(RECENT_VIEW, await recentFiles(viewed, range));
-    const { events } = await detectRange(opts.db, store, p, range.from, range.to, columns, dataStart, only, viewed.length ? RECENT_VIEW : undefined);
+    const source = grain.source();
+    const { events } = await detectRange(opts.db, store, p, range.from, range.to, flowColumns, dataStart, only, viewed.length ? RECENT_VIEW : undefined, (r) => (grain!.has(r) ? source : undefined));
+    if (process.env.FLOWLENS_PROFILE) process.stderr.write(`PHASE rules ${(performance.now() - tg).toFixed(0)} ms\n`);
+    await pruneGrain(incremental);
     stats.passes++;
     stats.alertEvents += events.length;
     await deliver(notifiers, events);

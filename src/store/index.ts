@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve, join } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBValue } from '@duckdb/node-api';
 import { UserError } from '../util/errors.ts';
 import { athenaViewSql, emptyFlowsDdl, ipv4NumberSql } from './schema-sql.ts';
 import { sqlString } from './sql-text.ts';
@@ -32,6 +32,14 @@ export interface Store {
    * @example await store.fileView('recent', ['flows/date=2024-01-15/s0a1b2-0_0.parquet'])
    */
   fileView(name: string, files: readonly string[]): Promise<void>;
+  /**
+   * Keeps the rows of a read-only SELECT in a temporary table of this connection (gone at
+   * close; no stored file is touched): `replace` makes the table from them, `append` adds them
+   * by column name. Streaming detection keeps its running aggregates this way.
+   * @example await store.scratch('detect_st_1', 'SELECT 1 AS x', [], 'replace')
+   */
+  scratch(name: string, select: string, params?: unknown[], mode?: 'replace' | 'append'): Promise<void>;
+  dropScratch(name: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -99,8 +107,23 @@ async function defineSummary(conn: DuckDBConnection, root: string): Promise<void
 /** How long flows_summary's day lists are trusted before a query looks at the folders again. */
 const SUMMARY_TTL_MS = 2000;
 
+/** How many statement texts a store remembers as checked (and, for scratch, prepared). */
+const STATEMENT_CACHE = 256;
+
 class DuckDBStore implements Store {
   private summaryAt = performance.now();
+  // Streaming detection runs the same few dozen statements every pass: the read-only check
+  // (two parses of the text) cost more than running them over a pass's new records. A text
+  // that passed once passes again: the check reads the parse tree, not the data.
+  private readonly checked = new Set<string>();
+  private readonly preparedScratch = new Map<string, DuckDBPreparedStatement>();
+
+  private async check(sql: string): Promise<void> {
+    if (this.checked.has(sql)) return;
+    await checkReadOnly(this.conn, sql);
+    if (this.checked.size >= STATEMENT_CACHE) this.checked.clear();
+    this.checked.add(sql);
+  }
 
   constructor(
     readonly path: string,
@@ -109,7 +132,7 @@ class DuckDBStore implements Store {
   ) {}
 
   async query(sql: string, params: unknown[] = []): Promise<ResultSet> {
-    await checkReadOnly(this.conn, sql);
+    await this.check(sql);
     // Days become fresh or stale as ingest and rollup builds go on; refresh the macro's lists.
     if (/flows_summary/i.test(sql) && performance.now() - this.summaryAt > SUMMARY_TTL_MS && hasRollups(this.path)) {
       await defineSummary(this.conn, resolve(this.path));
@@ -154,6 +177,31 @@ class DuckDBStore implements Store {
       `CREATE OR REPLACE TEMP VIEW ${name} AS SELECT *, ${ipv4NumberSql('srcaddr')} AS srcaddr_v4, ${ipv4NumberSql('dstaddr')} AS dstaddr_v4 ` +
         `FROM read_parquet([${paths.join(', ')}], hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE})`,
     );
+  }
+
+  async scratch(name: string, select: string, params: unknown[] = [], mode: 'replace' | 'append' = 'replace'): Promise<void> {
+    if (!/^[a-z_][a-z0-9_]{0,40}$/.test(name)) throw new Error(`scratch: "${name}" is not a plain lower-case name`);
+    await this.check(select);
+    const sql = mode === 'replace' ? `CREATE OR REPLACE TEMP TABLE ${name} AS ${select}` : `INSERT INTO temp.${name} BY NAME ${select}`;
+    try {
+      // Kept prepared (DuckDB binds a statement again itself when a table it reads was
+      // replaced); scratch statements come one at a time from one caller.
+      let prepared = this.preparedScratch.get(sql);
+      if (!prepared) {
+        prepared = await this.conn.prepare(sql);
+        if (this.preparedScratch.size >= STATEMENT_CACHE) this.preparedScratch.clear();
+        this.preparedScratch.set(sql, prepared);
+      }
+      if (params.length) prepared.bind(params as DuckDBValue[]);
+      await prepared.run();
+    } catch (err) {
+      throw new UserError(cleanDuckError(err), { cause: err });
+    }
+  }
+
+  async dropScratch(name: string): Promise<void> {
+    if (!/^[a-z_][a-z0-9_]{0,40}$/.test(name)) throw new Error(`dropScratch: "${name}" is not a plain lower-case name`);
+    await this.conn.run(`DROP TABLE IF EXISTS temp.${name}`);
   }
 
   async close(): Promise<void> {
