@@ -2,6 +2,7 @@ import { compileInsights, describeFlows, parseQuery, type ColumnInfo } from '../
 import type { Expr } from '../query/ast.ts';
 import { functionSpec } from '../query/catalog.ts';
 import type { Store } from '../store/index.ts';
+import { sqlString } from '../store/sql-text.ts';
 import { DETAIL_LIST_CAP, type StatsSource } from './engine.ts';
 import { groupKeys, selection } from './rule-query.ts';
 import type { Rule } from './rule-schema.ts';
@@ -168,9 +169,11 @@ export class GrainStore {
    */
   async add(rule: Rule, view: string, from: number, to: number | undefined): Promise<void> {
     const s = this.state(rule)!;
-    const c = compileInsights(s.plan.partial, { dialect: 'duckdb', from, to, columns: this.flowColumns(), table: view });
+    const c = compileInsights(s.plan.partial, { dialect: 'duckdb', from, to, columns: this.flowColumns(), table: view, inline: true });
     const select = `SELECT ${c.columns.map((n, i) => `"c${i + 1}" AS ${n}`).join(', ')} FROM (${c.sql}) AS p`;
+    const t0 = performance.now();
     await this.store.scratch(s.table, select, [...c.params], s.created ? 'append' : 'replace');
+    if (process.env.FLOWLENS_PROFILE) process.stderr.write(`ADD ${rule.id} ${view} ${(performance.now() - t0).toFixed(1)} ms ${select.length}\n`);
     if (!s.created) {
       s.created = true;
       s.columns = await describeFlows(this.store, s.table);
@@ -207,7 +210,7 @@ export class GrainStore {
           `filter k_window >= ${Math.floor(from / w) * w} and k_window <= ${Math.floor(to / w) * w}\n` +
           `| stats sum(v_n) as records, min(v_first) as first_seen, max(v_last) as last_seen${measures.length ? ', ' + measures.join(', ') : ''} by ${[...keys, 'k_window as window'].join(', ')}`;
         if (withThreshold) q += `\n| filter ${rule.threshold}`;
-        const c = compileInsights(`${q}\n| limit 1000000`, { dialect: 'duckdb', columns: s.columns, table: s.table });
+        const c = compileInsights(`${q}\n| limit 1000000`, { dialect: 'duckdb', columns: s.columns, table: s.table, inline: true });
         const r = await this.store.query(c.sql, [...c.params]);
         return r.rows.map((row) => Object.fromEntries(c.columns.map((name, i) => [name, row[i]])));
       },
@@ -224,9 +227,10 @@ export class GrainStore {
         const sql =
           `SELECT ${key('actor', 'k_actor')} AS actor, ${key('target', target)} AS target, k_window AS window, ` +
           `count(DISTINCT k_actor) AS actor_count, count(DISTINCT ${target}) AS target_count, ${list('k_actor')} AS actors, ${list(target)} AS targets, ${list('k_eni')} AS enis ` +
-          `FROM ${s.table} WHERE k_window >= $1 AND k_window <= $2 AND CAST(${byCol} AS VARCHAR) IN (${values.map((_, i) => `$${i + 3}`).join(', ')}) ` +
+          `FROM ${s.table} WHERE k_window >= ${Math.floor(from / w) * w} AND k_window <= ${Math.floor(to / w) * w} AND CAST(${byCol} AS VARCHAR) IN (${values.map(sqlString).join(', ')}) ` +
           `GROUP BY ${groupCols.join(', ')}`;
-        const r = await this.store.query(sql, [Math.floor(from / w) * w, Math.floor(to / w) * w, ...values]);
+        // Literals, not parameters: DuckDB plans a statement with parameters at every run.
+        const r = await this.store.query(sql);
         return r.rows.map((row) => Object.fromEntries(r.columns.map((name, i) => [name, row[i]])));
       },
     };

@@ -305,16 +305,15 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
     const lo = Math.min(...live.map((r) => g.coveredFrom(r)));
     const fresh = (await storedFiles(lo, range.to)).filter((f) => !loaded.has(f));
     if (fresh.length) {
-      await store.fileView(NEW_VIEW, fresh);
       // One copy of the new records in memory serves every rule's aggregation (each rule
       // decoding the same Parquet files again cost more than its own query). A first pass
       // over a store that already holds days of records reads the files instead.
       const small = fresh.length <= NEW_ROWS_MAX_FILES;
-      if (small) await store.scratch(NEW_ROWS, `SELECT * FROM ${NEW_VIEW} WHERE start >= $1`, [lo]);
+      if (small) await store.scratchFiles(NEW_ROWS, fresh, lo);
+      else await store.fileView(NEW_VIEW, fresh);
       const tn = performance.now();
       for (const r of live) await g.add(r, small ? NEW_ROWS : NEW_VIEW, g.coveredFrom(r), undefined);
       if (process.env.FLOWLENS_PROFILE) process.stderr.write(`PHASE partials ${(performance.now() - tn).toFixed(0)} ms ${fresh.length} files\n`);
-      if (small) await store.dropScratch(NEW_ROWS);
       for (const f of fresh) loaded.add(f);
     }
   };

@@ -118,6 +118,9 @@ export abstract class SqlVisitor implements FieldDialect {
    * Writes the parameters in `sql` as escaped literals, for the clauses where databases refuse
    * parameters (DuckDB: ORDER BY, and with them window and grouping keys).
    */
+  /** Write every literal into the SQL (see CompileOptions.inline). */
+  inlineAll = false;
+
   inlineParams(sql: string): string {
     return sql.replace(/\u0001(\d+)\u0001/g, (_m, n: string) => this.strLit(this.params[Number(n) - 1]));
   }
@@ -128,6 +131,7 @@ export abstract class SqlVisitor implements FieldDialect {
    * @example v.finish(sql) // {sql: '... $1 ...', params: ['REJECT']}
    */
   finish(sql: string): { sql: string; params: string[] } {
+    if (this.inlineAll) return { sql: this.inlineParams(sql), params: [] };
     const renumber = new Map<number, number>();
     const params: string[] = [];
     const out = sql.replace(/\u0001(\d+)\u0001/g, (_m, n: string) => {
