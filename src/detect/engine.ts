@@ -33,7 +33,7 @@ export interface Finding {
 }
 
 /** How many actors/targets/ENIs a finding lists (the counts say how many there were). */
-const LIST_CAP = 50;
+export const LIST_CAP = 50;
 
 const num = (v: unknown): number => (v === null || v === undefined ? NaN : Number(v));
 const str = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
@@ -248,9 +248,6 @@ export function recordStats(store: QueryableStore, opts: { columns?: readonly Co
     },
   };
 }
-
-/** Folded detail rows: how LIST_CAP-long lists of actors, targets and ENIs are cut. */
-export const DETAIL_LIST_CAP = LIST_CAP;
 
 /**
  * The detail query's rows folded per group (the rule's keys and the window): how many distinct

@@ -3,7 +3,7 @@ import type { Expr } from '../query/ast.ts';
 import { functionSpec } from '../query/catalog.ts';
 import type { Store } from '../store/index.ts';
 import { sqlString } from '../store/sql-text.ts';
-import { DETAIL_LIST_CAP, type StatsSource } from './engine.ts';
+import { LIST_CAP, type StatsSource } from './engine.ts';
 import { groupKeys, selection } from './rule-query.ts';
 import type { Rule } from './rule-schema.ts';
 
@@ -126,12 +126,13 @@ interface RuleState {
 }
 
 /**
- * The grain tables of a streaming detector's rules, and the StatsSource reading them.
- * `load` adds files' records; `ensureFrom` extends a rule's coverage back in time (late
- * records, a baseline's history) from the files already loaded; `prune` drops old windows.
+ * The grain tables of a streaming detector's rules (gone with the store's connection), and
+ * the StatsSource reading them. `add` aggregates records into a rule's table, `setCovered`
+ * records how far back it holds every loaded file's records, `prune` drops old windows.
  */
 export class GrainStore {
-  private readonly rules = new Map<string, RuleState>();
+  /** null: the rule's measures do not decompose. */
+  private readonly rules = new Map<string, RuleState | null>();
   private next = 1;
 
   constructor(
@@ -146,16 +147,12 @@ export class GrainStore {
 
   private state(rule: Rule): RuleState | undefined {
     let s = this.rules.get(rule.id);
-    if (!s && !this.rules.has(rule.id)) {
+    if (s === undefined) {
       const plan = planGrain(rule);
-      if (!plan) {
-        this.rules.set(rule.id, undefined as unknown as RuleState);
-        return undefined;
-      }
-      s = { plan, table: `detect_grain_${this.next++}`, covFrom: Infinity, created: false };
+      s = plan ? { plan, table: `detect_grain_${this.next++}`, covFrom: Infinity, created: false } : null;
       this.rules.set(rule.id, s);
     }
-    return s;
+    return s ?? undefined;
   }
 
   /** Coverage start of a rule (Infinity before anything was loaded). */
@@ -171,9 +168,7 @@ export class GrainStore {
     const s = this.state(rule)!;
     const c = compileInsights(s.plan.partial, { dialect: 'duckdb', from, to, columns: this.flowColumns(), table: view, inline: true });
     const select = `SELECT ${c.columns.map((n, i) => `"c${i + 1}" AS ${n}`).join(', ')} FROM (${c.sql}) AS p`;
-    const t0 = performance.now();
     await this.store.scratch(s.table, select, [...c.params], s.created ? 'append' : 'replace');
-    if (process.env.FLOWLENS_PROFILE) process.stderr.write(`ADD ${rule.id} ${view} ${(performance.now() - t0).toFixed(1)} ms ${select.length}\n`);
     if (!s.created) {
       s.created = true;
       s.columns = await describeFlows(this.store, s.table);
@@ -191,10 +186,6 @@ export class GrainStore {
     if (!s.created || before <= s.covFrom) return;
     await this.store.scratch(s.table, `SELECT * FROM ${s.table} WHERE k_window >= $1`, [before], 'replace');
     s.covFrom = before;
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.rules.values()) if (s?.created) await this.store.dropScratch(s.table);
   }
 
   /** The StatsSource over the grain tables (for rules `has` accepts). */
@@ -220,7 +211,7 @@ export class GrainStore {
         const grouped = groupKeys(rule);
         const target = s.plan.hasTarget ? 'k_target' : 'NULL::VARCHAR';
         const key = (k: 'actor' | 'target', x: string) => (grouped.includes(k) ? x : `any_value(${x})`);
-        const list = (x: string) => `list(DISTINCT ${x} ORDER BY ${x}) FILTER (WHERE ${x} IS NOT NULL)[1:${DETAIL_LIST_CAP}]`;
+        const list = (x: string) => `list(DISTINCT ${x} ORDER BY ${x}) FILTER (WHERE ${x} IS NOT NULL)[1:${LIST_CAP}]`;
         const byCol = by === 'actor' ? 'k_actor' : target;
         const groupCols = [...grouped.map((k) => (k === 'actor' ? 'k_actor' : target)), 'k_window'];
         const w = rule.window;

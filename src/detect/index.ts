@@ -143,7 +143,6 @@ async function detectRange(
   // the copy, and its memory grew with the range (2.5 GB for 9.6 M records).
   for (const rule of p.rules.filter((r) => !only || only(r))) {
     const [wFrom, wLast] = windowSpan(rule.window, from, to);
-    const tp0 = performance.now();
     try {
       const source = sourceOf?.(rule);
       findings.push(...(await evaluateRule(store, rule, { from, to, columns, dataStart, source, table: rule.baseline ? undefined : recent })));
@@ -153,12 +152,8 @@ async function detectRange(
       throw err;
     }
     evaluated.push({ ruleId: rule.id, from: wFrom, to: wLast });
-    if (process.env.FLOWLENS_PROFILE) process.stderr.write(`PROFILE ${rule.id} ${(performance.now() - tp0).toFixed(0)} ms ${recent && !rule.baseline ? 'recent' : 'flows'} ${wFrom}-${wLast}\n`);
   }
-  const ta = performance.now();
-  const applied = await applyFindings(db, evaluated, findings, { rules: p.byId, config: p.config, now: nowSec() });
-  if (process.env.FLOWLENS_PROFILE) process.stderr.write(`PHASE apply ${(performance.now() - ta).toFixed(0)} ms ${findings.length} findings\n`);
-  return applied;
+  return applyFindings(db, evaluated, findings, { rules: p.byId, config: p.config, now: nowSec() });
 }
 
 async function deliver(notifiers: readonly Notifier[], events: readonly AlertEvent[]): Promise<void> {
@@ -292,7 +287,6 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
       if (from >= cov) continue;
       const back = cov === Infinity ? undefined : cov - 1;
       const files = [...loaded].filter((f) => mayHold(f, from, back ?? Infinity));
-      if (process.env.FLOWLENS_PROFILE) process.stderr.write(`PHASE backfill ${r.id} ${files.length} files\n`);
       if (files.length) {
         await store.fileView(BACKFILL_VIEW, files);
         await g.add(r, BACKFILL_VIEW, from, back);
@@ -311,9 +305,7 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
       const small = fresh.length <= NEW_ROWS_MAX_FILES;
       if (small) await store.scratchFiles(NEW_ROWS, fresh, lo);
       else await store.fileView(NEW_VIEW, fresh);
-      const tn = performance.now();
       for (const r of live) await g.add(r, small ? NEW_ROWS : NEW_VIEW, g.coveredFrom(r), undefined);
-      if (process.env.FLOWLENS_PROFILE) process.stderr.write(`PHASE partials ${(performance.now() - tn).toFixed(0)} ms ${fresh.length} files\n`);
       for (const f of fresh) loaded.add(f);
     }
   };
@@ -322,10 +314,7 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
     for (const r of rules) {
       const keepFrom = Math.floor((seen.to - keepBehind(r)) / r.window) * r.window;
       // Rewriting the table each pass would cost more than the rows it saves.
-      if (keepFrom - grain.coveredFrom(r) >= pruneStep) {
-        if (process.env.FLOWLENS_PROFILE) process.stderr.write(`PHASE prune ${r.id} ${grain.coveredFrom(r)} -> ${keepFrom}\n`);
-        await grain.prune(r, keepFrom);
-      }
+      if (keepFrom - grain.coveredFrom(r) >= pruneStep) await grain.prune(r, keepFrom);
     }
   };
 
@@ -336,16 +325,13 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
     const rules = p.rules.filter((r) => !only || only(r));
     grain ??= new GrainStore(store, () => flowColumns);
     const incremental = rules.filter((r) => grain!.has(r));
-    const tg = performance.now();
     if (incremental.length) await updateGrain(store, p.rules.filter((r) => grain!.has(r)), incremental, range);
     // The rest read the records: rules without a baseline a view over the files that may hold
     // their windows, baseline rules `flows`.
-    if (process.env.FLOWLENS_PROFILE) process.stderr.write(`PHASE grain ${(performance.now() - tg).toFixed(0)} ms loaded ${loaded.size}\n`);
     const viewed = rules.filter((r) => !r.baseline && !grain!.has(r));
     if (viewed.length) await store.fileView(RECENT_VIEW, await recentFiles(viewed, range));
     const source = grain.source();
     const { events } = await detectRange(opts.db, store, p, range.from, range.to, flowColumns, dataStart, only, viewed.length ? RECENT_VIEW : undefined, (r) => (grain!.has(r) ? source : undefined));
-    if (process.env.FLOWLENS_PROFILE) process.stderr.write(`PHASE rules ${(performance.now() - tg).toFixed(0)} ms\n`);
     await pruneGrain(incremental);
     stats.passes++;
     stats.alertEvents += events.length;

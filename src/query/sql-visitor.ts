@@ -114,13 +114,13 @@ export abstract class SqlVisitor implements FieldDialect {
     return `\u0001${i}\u0001`;
   }
 
+  /** Write every literal into the SQL (see CompileOptions.inline). */
+  inlineAll = false;
+
   /**
    * Writes the parameters in `sql` as escaped literals, for the clauses where databases refuse
    * parameters (DuckDB: ORDER BY, and with them window and grouping keys).
    */
-  /** Write every literal into the SQL (see CompileOptions.inline). */
-  inlineAll = false;
-
   inlineParams(sql: string): string {
     return sql.replace(/\u0001(\d+)\u0001/g, (_m, n: string) => this.strLit(this.params[Number(n) - 1]));
   }

@@ -45,7 +45,6 @@ export interface Store {
    * @example await store.scratchFiles('new_rows', ['flows/date=2024-01-15/s0a1b2-0_0.parquet'], 1705276800)
    */
   scratchFiles(name: string, files: readonly string[], minStart: number): Promise<void>;
-  dropScratch(name: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -113,7 +112,12 @@ async function defineSummary(conn: DuckDBConnection, root: string): Promise<void
 /** How long flows_summary's day lists are trusted before a query looks at the folders again. */
 const SUMMARY_TTL_MS = 2000;
 
-/** How many statement texts a store remembers as checked (and, for scratch, prepared). */
+/** A temporary table's name: plain lower-case, so it can be written into SQL as it is. */
+function scratchName(name: string, what: string): void {
+  if (!/^[a-z_][a-z0-9_]{0,40}$/.test(name)) throw new Error(`${what}: "${name}" is not a plain lower-case name`);
+}
+
+/** How many statement texts a store remembers as checked, and as prepared. */
 const STATEMENT_CACHE = 256;
 
 class DuckDBStore implements Store {
@@ -122,7 +126,10 @@ class DuckDBStore implements Store {
   // (two parses of the text) cost more than running them over a pass's new records. A text
   // that passed once passes again: the check reads the parse tree, not the data.
   private readonly checked = new Set<string>();
-  private readonly preparedScratch = new Map<string, DuckDBPreparedStatement>();
+  // Statements run without parameters stay prepared (planned once; DuckDB plans one again
+  // itself when the catalog changed): detection runs the same ones every pass. One in use by
+  // another caller is not shared.
+  private readonly prepared = new Map<string, { stmt: DuckDBPreparedStatement; busy: boolean }>();
 
   private async check(sql: string): Promise<void> {
     if (this.checked.has(sql)) return;
@@ -152,7 +159,7 @@ class DuckDBStore implements Store {
           prepared.bind(params as DuckDBValue[]);
           reader = await prepared.runAndReadAll();
         } else {
-          reader = await this.runPrepared(sql);
+          reader = await this.runPrepared(sql, (p) => p.runAndReadAll());
         }
         break;
       } catch (err) {
@@ -165,22 +172,18 @@ class DuckDBStore implements Store {
     return { columns: reader.columnNames(), rows: reader.getRows().map((r) => r.map(plainValue)) };
   }
 
-  // Statements without parameters stay prepared (planned once; DuckDB plans them again itself
-  // when the catalog changed): detection runs the same ones every pass. One in use by another
-  // caller is not shared.
-  private readonly preparedQueries = new Map<string, { stmt: DuckDBPreparedStatement; busy: boolean }>();
-
-  private async runPrepared(sql: string) {
-    let entry = this.preparedQueries.get(sql);
-    if (entry?.busy) return this.conn.runAndReadAll(sql);
+  /** Runs `sql` (no parameters) through the kept prepared statement for its text. */
+  private async runPrepared<T>(sql: string, run: (stmt: DuckDBPreparedStatement) => Promise<T>): Promise<T> {
+    let entry = this.prepared.get(sql);
+    if (entry?.busy) return run(await this.conn.prepare(sql));
     if (!entry) {
       entry = { stmt: await this.conn.prepare(sql), busy: false };
-      if (this.preparedQueries.size >= STATEMENT_CACHE) this.preparedQueries.clear();
-      this.preparedQueries.set(sql, entry);
+      if (this.prepared.size >= STATEMENT_CACHE) this.prepared.clear();
+      this.prepared.set(sql, entry);
     }
     entry.busy = true;
     try {
-      return await entry.stmt.runAndReadAll();
+      return await run(entry.stmt);
     } finally {
       entry.busy = false;
     }
@@ -212,7 +215,7 @@ class DuckDBStore implements Store {
   }
 
   async scratchFiles(name: string, files: readonly string[], minStart: number): Promise<void> {
-    if (!/^[a-z_][a-z0-9_]{0,40}$/.test(name)) throw new Error(`scratchFiles: "${name}" is not a plain lower-case name`);
+    scratchName(name, 'scratchFiles');
     if (!Number.isFinite(minStart)) throw new Error('scratchFiles: minStart must be a number');
     const select = `${this.filesSelect(files, 'scratchFiles')} WHERE start >= ${Math.floor(minStart)}`;
     try {
@@ -236,28 +239,20 @@ class DuckDBStore implements Store {
   }
 
   async scratch(name: string, select: string, params: unknown[] = [], mode: 'replace' | 'append' = 'replace'): Promise<void> {
-    if (!/^[a-z_][a-z0-9_]{0,40}$/.test(name)) throw new Error(`scratch: "${name}" is not a plain lower-case name`);
+    scratchName(name, 'scratch');
     await this.check(select);
     const sql = mode === 'replace' ? `CREATE OR REPLACE TEMP TABLE ${name} AS ${select}` : `INSERT INTO temp.${name} BY NAME ${select}`;
     try {
-      // Kept prepared (DuckDB binds a statement again itself when a table it reads was
-      // replaced); scratch statements come one at a time from one caller.
-      let prepared = this.preparedScratch.get(sql);
-      if (!prepared) {
-        prepared = await this.conn.prepare(sql);
-        if (this.preparedScratch.size >= STATEMENT_CACHE) this.preparedScratch.clear();
-        this.preparedScratch.set(sql, prepared);
+      if (params.length) {
+        const prepared = await this.conn.prepare(sql);
+        prepared.bind(params as DuckDBValue[]);
+        await prepared.run();
+      } else {
+        await this.runPrepared(sql, (p) => p.run());
       }
-      if (params.length) prepared.bind(params as DuckDBValue[]);
-      await prepared.run();
     } catch (err) {
       throw new UserError(cleanDuckError(err), { cause: err });
     }
-  }
-
-  async dropScratch(name: string): Promise<void> {
-    if (!/^[a-z_][a-z0-9_]{0,40}$/.test(name)) throw new Error(`dropScratch: "${name}" is not a plain lower-case name`);
-    await this.conn.run(`DROP TABLE IF EXISTS temp.${name}`);
   }
 
   async close(): Promise<void> {
