@@ -3,6 +3,7 @@ import { Worker, parentPort, workerData } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
 import type { Coverage, Enricher } from '../enrich/enricher.ts';
 import { LakeWriter } from '../store/lake-writer.ts';
+import type { StageJob, StageSink } from '../store/stage-writer.ts';
 import { UserError } from '../util/errors.ts';
 import type { CommitInfo } from './index.ts';
 import { writeLedger, writeQuarantine, type LedgerEntry } from './ledger.ts';
@@ -91,7 +92,7 @@ async function ingestFile(
 }
 
 /** DuckDB memory for a run, shared by its lanes. */
-const RUN_MEMORY_MB = 768;
+export const RUN_MEMORY_MB = 768;
 
 /** Runs files in this thread (small runs, one lane, or inside a worker). */
 export class InlineRunner implements FileRunner {
@@ -104,8 +105,17 @@ export class InlineRunner implements FileRunner {
     private readonly onCommit?: (c: CommitInfo) => void,
   ) {}
 
-  static async open(db: string, fields: readonly string[], batchRows: number, enricher: Enricher | undefined, lanes: number, onBytes: (n: number) => void, onCommit?: (c: CommitInfo) => void): Promise<InlineRunner> {
-    const writer = await LakeWriter.open(db, { threads: lanes > 1 ? 1 : 2, memoryLimit: `${Math.floor(RUN_MEMORY_MB / lanes)}MB`, enricher });
+  static async open(
+    db: string,
+    fields: readonly string[],
+    batchRows: number,
+    enricher: Enricher | undefined,
+    lanes: number,
+    onBytes: (n: number) => void,
+    onCommit?: (c: CommitInfo) => void,
+    stage?: StageSink,
+  ): Promise<InlineRunner> {
+    const writer = await LakeWriter.open(db, { threads: lanes > 1 ? 1 : 2, memoryLimit: `${Math.floor(RUN_MEMORY_MB / lanes)}MB`, enricher, stage });
     const pipeline = new ChunkPipeline(db, writer, batchRows, onCommit);
     return new InlineRunner(db, fields, writer, pipeline, onBytes, onCommit);
   }
@@ -132,11 +142,12 @@ interface WorkerSetup {
   lanes: number;
 }
 
-type ToWorker = { seq: number; job?: Omit<FileJob, 'settle'>; close?: boolean };
+type ToWorker = { seq: number; job?: Omit<FileJob, 'settle'>; close?: boolean } | { staged: number; files?: string[]; error?: string };
 type FromWorker =
   | { ready: true }
   | { bytes: number }
   | { commit: CommitInfo }
+  | { stage: number; job: StageJob }
   | { seq: number; result?: FileResult; coverage?: Coverage; error?: { message: string; user: boolean } };
 
 /** Runs files in a worker thread of its own, so parsing uses another core. */
@@ -147,7 +158,8 @@ export class FileWorker implements FileRunner {
 
   private constructor(private readonly worker: Worker) {}
 
-  static async start(setup: WorkerSetup, onBytes: (n: number) => void, onCommit?: (c: CommitInfo) => void): Promise<FileWorker> {
+  /** `stage`: the run's writer in this thread, which writes the worker's parsed batches. */
+  static async start(setup: WorkerSetup, stage: StageSink, onBytes: (n: number) => void, onCommit?: (c: CommitInfo) => void): Promise<FileWorker> {
     const worker = new Worker(new URL('../util/ts-worker.mjs', import.meta.url), {
       workerData: { fileRunner: true, setup, module: new URL('./file-runner.ts', import.meta.url).href },
     });
@@ -157,7 +169,13 @@ export class FileWorker implements FileRunner {
         if ('ready' in m) resolve();
         else if ('bytes' in m) onBytes(m.bytes);
         else if ('commit' in m) onCommit?.(m.commit);
-        else {
+        else if ('stage' in m) {
+          const id = m.stage;
+          stage.write(m.job).then(
+            (files) => worker.postMessage({ staged: id, files } satisfies ToWorker),
+            (err: unknown) => worker.postMessage({ staged: id, error: (err as Error).message } satisfies ToWorker),
+          );
+        } else {
           const w = fw.waiting.get(m.seq);
           fw.waiting.delete(m.seq);
           if (!w) return;
@@ -225,9 +243,27 @@ async function serve(setup: WorkerSetup): Promise<void> {
     post({ bytes });
     bytes = 0;
   };
-  const runner = await InlineRunner.open(setup.db, setup.fields, setup.batchRows, enricher, setup.lanes, onBytes, (c) => post({ commit: c }));
+  // Parsed batches are written by the main thread (SharedStageWriter), answered by id.
+  const staging = new Map<number, { resolve: (files: string[]) => void; reject: (e: Error) => void }>();
+  let stageIds = 0;
+  const stage: StageSink = {
+    write: (job, transfer = []) =>
+      new Promise((resolve, reject) => {
+        const id = ++stageIds;
+        staging.set(id, { resolve, reject });
+        port.postMessage({ stage: id, job } satisfies FromWorker, transfer);
+      }),
+  };
+  const runner = await InlineRunner.open(setup.db, setup.fields, setup.batchRows, enricher, setup.lanes, onBytes, (c) => post({ commit: c }), stage);
   let queue = Promise.resolve();
   port.on('message', (m: ToWorker) => {
+    if ('staged' in m) {
+      const w = staging.get(m.staged);
+      staging.delete(m.staged);
+      if (m.error !== undefined) w?.reject(new Error(m.error));
+      else w?.resolve(m.files ?? []);
+      return;
+    }
     queue = queue.then(async () => {
       try {
         if (m.close) {

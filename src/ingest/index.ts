@@ -6,10 +6,11 @@ import { parseFormatString, FormatError } from '../schema/format.ts';
 import { LakeWriter } from '../store/lake-writer.ts';
 import { ensureStore } from '../store/layout.ts';
 import { buildRollups } from '../store/rollups.ts';
+import { SharedStageWriter } from '../store/stage-writer.ts';
 import { UserError } from '../util/errors.ts';
 import { readLedger, writeLedger } from './ledger.ts';
 import { discover, fingerprint, sniffBytes, type SourceFile } from './sources.ts';
-import { FileWorker, InlineRunner, newEntry, readSource, type FileJob, type FileResult } from './file-runner.ts';
+import { FileWorker, InlineRunner, RUN_MEMORY_MB, newEntry, readSource, type FileJob, type FileResult } from './file-runner.ts';
 import { ChunkPipeline, SourceIngestor, addCounts, zeroCounts, type Counts } from './source-ingestor.ts';
 
 /** The summary `flowlens ingest --format json` prints (a stable contract). */
@@ -179,10 +180,12 @@ export async function ingestPaths(paths: readonly string[], opts: IngestOptions)
 
   const lanes = Math.max(1, Math.min(opts.concurrency ?? DEFAULT_CONCURRENCY, files.length));
   const threaded = opts.threads ?? (lanes > 1 && bytesTotal >= THREADED_BYTES);
+  // Threads parse; this thread writes their batches (it has nothing else to do meanwhile).
+  const stage = threaded ? SharedStageWriter.open(`${RUN_MEMORY_MB}MB`, lanes) : undefined;
   let next = 0;
   const lane = async () => {
-    const run = threaded
-      ? await FileWorker.start({ db: opts.db, fields, batchRows: opts.batchRows ?? DEFAULT_BATCH_ROWS, enrich: enricher !== undefined, lanes }, (n) => {
+    const run = stage
+      ? await FileWorker.start({ db: opts.db, fields, batchRows: opts.batchRows ?? DEFAULT_BATCH_ROWS, enrich: enricher !== undefined, lanes }, await stage, (n) => {
           bytesDone += n;
           progress('');
         }, onCommit)
@@ -212,6 +215,7 @@ export async function ingestPaths(paths: readonly string[], opts: IngestOptions)
     }
   };
   const results = await Promise.allSettled(Array.from({ length: lanes }, lane));
+  if (stage) (await stage).close();
   await commits;
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;

@@ -280,6 +280,28 @@ describe('shapes a user holds', () => {
     expect(out[0].commits).toBe(3 + 4 + 4);
   });
 
+  it('writes the large batches of worker threads through the run\'s writer, as one thread does', async () => {
+    const dir = tempDir();
+    // Batches of 32,768 rows and more go to the Parquet writer of the main thread (or, in one
+    // thread, to a writer thread); smaller ones are written where they were parsed.
+    const bad = '2 123456789012 eni-0123456789abcdef0 10.0.0.1 10.1.0.1 99999 443 6 1 100 1700000000 1700000059 ACCEPT OK\n';
+    writeFileSync(join(dir, 'a.log.gz'), gzipSync(v2Lines(40_000) + bad));
+    writeFileSync(join(dir, 'b.log.gz'), gzipSync(v2Lines(36_000, 1_700_100_000)));
+    const out: unknown[] = [];
+    for (const threads of [false, true]) {
+      const db = join(tempDir(), 'db');
+      const s = await ingestPaths([dir], { db, threads, batchRows: 32_768 });
+      const store = await openStore(db);
+      const rows = (await store.query('SELECT count(*), count(DISTINCT srcaddr), sum(bytes), min(start), max("end"), count(*) FILTER (WHERE action = \'REJECT\') FROM flows')).rows;
+      const q = (await store.query('SELECT source, line, reason FROM quarantine')).rows;
+      await store.close();
+      out.push({ records: s.records, quarantined: s.quarantined, rows, q });
+    }
+    expect(out[0]).toMatchObject({ records: 76_000, quarantined: 1 });
+    expect((out[0] as { q: unknown[][] }).q[0]).toEqual([join(dir, 'a.log.gz'), 40_002n, expect.stringContaining('srcport')]);
+    expect(out[1]).toEqual(out[0]);
+  });
+
   it('commits large inputs in chunks and counts per status', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'big.log'), v2Lines(10_000));

@@ -6,7 +6,7 @@ import type { BatchColumn, ColumnBatch } from '../ingest/batch.ts';
 import { enrichBatch } from '../enrich/batch-enrich.ts';
 import { copyByDay, parquetOptions } from './place.ts';
 import { invalidateRollups } from './rollups.ts';
-import { StageWriterThread, dayText, writeJob, type Staged, type StageType, type Typed } from './stage-writer.ts';
+import { StageWriterThread, dayText, writeJob, type StageSink, type Staged, type StageType, type Typed } from './stage-writer.ts';
 import { STORED_COLUMNS } from './schema-sql.ts';
 import { sqlIdent, sqlString } from './sql-text.ts';
 
@@ -58,7 +58,7 @@ export class LakeWriter {
   }
 
   /** @example const w = await LakeWriter.open('./flowlens.duckdb') */
-  static async open(root: string, opts: { compression?: string; threads?: number; memoryLimit?: string; enricher?: Enricher } = {}): Promise<LakeWriter> {
+  static async open(root: string, opts: { compression?: string; threads?: number; memoryLimit?: string; enricher?: Enricher; stage?: StageSink } = {}): Promise<LakeWriter> {
     await mkdir(join(root, 'flows'), { recursive: true });
     await mkdir(join(root, 'tmp'), { recursive: true });
     const instance = await DuckDBInstance.create(':memory:', {
@@ -67,7 +67,9 @@ export class LakeWriter {
       memory_limit: opts.memoryLimit ?? '768MB',
     });
     const conn = await instance.connect();
-    return new LakeWriter(root, instance, conn, opts.compression ?? 'zstd', opts.memoryLimit ?? '768MB', opts.enricher);
+    const w = new LakeWriter(root, instance, conn, opts.compression ?? 'zstd', opts.memoryLimit ?? '768MB', opts.enricher);
+    w.stage = opts.stage;
+    return w;
   }
 
   private shapeFor(batch: ColumnBatch): StageShape {
@@ -169,12 +171,15 @@ export class LakeWriter {
     // Small batches (live ingest, short files) are written here: a thread costs a fraction of
     // a second to start, and there is little parsing to overlap with.
     if (batch.length < THREAD_MIN_ROWS) return writeJob(this.conn, job);
+    if (this.stage) return this.stage.write(job, [...new Set(transfer)]);
     this.thread ??= StageWriterThread.start(this.memoryLimit);
     return (await this.thread).write(job, [...new Set(transfer)]);
   }
 
   /** The thread that writes parsed batches (started with the first one). */
   private thread: Promise<StageWriterThread> | undefined;
+  /** Given at open: where parsed batches go instead (an ingest worker's: the main thread's writer). */
+  private stage: StageSink | undefined;
 
   /**
    * Runs `COPY (select)` for a chunk, one Parquet file per UTC day (copyByDay): the select
