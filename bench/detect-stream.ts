@@ -106,7 +106,7 @@ for (;;) {
 }
 clearInterval(poll);
 const buckets = [...metrics.matchAll(/^flowlens_detection_latency_seconds_bucket\{le="([^"]+)"\} (\S+)/gm)].map((m) => [m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])] as [number, number]);
-const fbody = (await (await fetch(`${server.url}/api/findings`)).json()) as { findings: { id: string; family: string }[]; detection_error?: string };
+const fbody = (await (await fetch(`${server.url}/api/findings`)).json()) as { findings: { id: string; family: string; rule_id: string }[]; detection_error?: string };
 if (fbody.detection_error) process.stderr.write(`detection error: ${fbody.detection_error}\n`);
 const findings = fbody.findings;
 await server.close();
@@ -117,5 +117,5 @@ process.stdout.write(
   `streaming detection: ${em.records.toLocaleString('en-US')} records (${duration / 3600} h emulated, ${em.labels.length} incidents) in ${requests.length} requests of <= ${perRequest} lines, ` +
     `sent at ${Math.round(sent / sendS).toLocaleString('en-US')} records/s (asked ${rate.toLocaleString('en-US')}) over ${fmt(sendS)} s\n` +
     `request received -> every rule evaluated, over ${last} commits: p50 ${fmt(quantile(buckets, 0.5))} s, p95 ${fmt(quantile(buckets, 0.95))} s (target < 2 s)\n` +
-    `alerts: ${findings.length} (${[...new Set(findings.map((f) => f.family))].sort().join(', ')})\n`,
+    `alerts: ${findings.length} (${[...new Set(findings.map((f) => f.rule_id))].sort().map((id) => `${id} ${findings.filter((f) => f.rule_id === id).length}`).join(', ')})\n`,
 );

@@ -162,17 +162,19 @@ export class GrainStore {
 
   /**
    * Aggregates the records of `view` (shaped like flows) with starts in [from, to] into the
-   * rule's grain table.
+   * rule's grain table. Resolves false when that added no row: the rule's answer for every
+   * window is what it was.
    */
-  async add(rule: Rule, view: string, from: number, to: number | undefined): Promise<void> {
+  async add(rule: Rule, view: string, from: number, to: number | undefined): Promise<boolean> {
     const s = this.state(rule)!;
     const c = compileInsights(s.plan.partial, { dialect: 'duckdb', from, to, columns: this.flowColumns(), table: view, inline: true });
     const select = `SELECT ${c.columns.map((n, i) => `"c${i + 1}" AS ${n}`).join(', ')} FROM (${c.sql}) AS p`;
-    await this.store.scratch(s.table, select, [...c.params], s.created ? 'append' : 'replace');
+    const added = await this.store.scratch(s.table, select, [...c.params], s.created ? 'append' : 'replace');
     if (!s.created) {
       s.created = true;
       s.columns = await describeFlows(this.store, s.table);
     }
+    return added !== 0;
   }
 
   /** Marks the rule's table as holding record starts >= from of every loaded file. */

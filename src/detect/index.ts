@@ -135,6 +135,8 @@ async function detectRange(
   only?: (r: Rule) => boolean,
   recent?: string,
   sourceOf?: (r: Rule) => StatsSource | undefined,
+  /** A rule's own range, instead of [from, to]. */
+  rangeOf?: (r: Rule) => { from: number; to: number } | undefined,
 ): Promise<{ alerts: Alert[]; events: AlertEvent[] }> {
   const findings: Finding[] = [];
   const evaluated: { ruleId: string; from: number; to: number }[] = [];
@@ -142,10 +144,11 @@ async function detectRange(
   // no faster, since the files' dictionary-coded strings and row-group statistics are lost in
   // the copy, and its memory grew with the range (2.5 GB for 9.6 M records).
   for (const rule of p.rules.filter((r) => !only || only(r))) {
-    const [wFrom, wLast] = windowSpan(rule.window, from, to);
+    const own = rangeOf?.(rule) ?? { from, to };
+    const [wFrom, wLast] = windowSpan(rule.window, own.from, own.to);
     try {
       const source = sourceOf?.(rule);
-      findings.push(...(await evaluateRule(store, rule, { from, to, columns, dataStart, source, table: rule.baseline ? undefined : recent })));
+      findings.push(...(await evaluateRule(store, rule, { from: own.from, to: own.to, columns, dataStart, source, table: rule.baseline ? undefined : recent })));
     } catch (err) {
       // A rule reading columns this store does not have (enrichment, say) has nothing to say here.
       if (err instanceof QueryError && /unknown field/i.test(err.detail)) continue;
@@ -234,7 +237,7 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
   const init = () =>
     (ready ??= (async () => {
       const p = await prepare({ db: opts.db, rulesDir: opts.rulesDir, ruleIds: opts.ruleIds, config: opts.config, configPath: opts.configPath });
-      const store = await openStore(opts.db);
+      const store = await openStore(opts.db, { reusePlans: true });
       return { p, store, notifiers: createNotifiers([...p.config.notify, ...(opts.notifiers ?? [])], opts.db) };
     })());
 
@@ -277,6 +280,17 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
   const lateSlack = opts.retention?.lateSlack ?? LATE_SLACK;
   const pruneStep = opts.retention?.pruneStep ?? PRUNE_STEP;
   const keepBehind = (r: Rule) => (r.baseline?.history ?? 0) + 2 * r.window + lateSlack;
+  /**
+   * Record starts each rule's grain got rows for and has not evaluated yet. Loaded rows can lie
+   * past the pass's range (a file committed while the pass ran, or one nobody named, is loaded
+   * at once, and the pass for its commit finds nothing new), so a rule evaluates these windows.
+   */
+  const owed = new Map<Rule, [number, number]>();
+  const owe = (r: Rule, lo: number, hi: number) => {
+    const o = owed.get(r);
+    owed.set(r, o ? [Math.min(o[0], lo), Math.max(o[1], hi)] : [lo, hi]);
+  };
+  /** Brings the grain tables up to date; what got rows is in `owed`. */
   const updateGrain = async (store: Store, all: readonly Rule[], rules: readonly Rule[], range: { from: number; to: number }) => {
     const g = grain!;
     // What each rule must cover: the pass's first window, and a baseline's history before it.
@@ -289,7 +303,8 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
       const files = [...loaded].filter((f) => mayHold(f, from, back ?? Infinity));
       if (files.length) {
         await store.fileView(BACKFILL_VIEW, files);
-        await g.add(r, BACKFILL_VIEW, from, back);
+        // Late records (their windows are the range's) or history: the range is evaluated again.
+        if (await g.add(r, BACKFILL_VIEW, from, back)) owe(r, range.from, range.to);
       }
       g.setCovered(r, from);
     }
@@ -303,9 +318,14 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
       // decoding the same Parquet files again cost more than its own query). A first pass
       // over a store that already holds days of records reads the files instead.
       const small = fresh.length <= NEW_ROWS_MAX_FILES;
+      const source = small ? NEW_ROWS : NEW_VIEW;
       if (small) await store.scratchFiles(NEW_ROWS, fresh, lo);
       else await store.fileView(NEW_VIEW, fresh);
-      for (const r of live) await g.add(r, small ? NEW_ROWS : NEW_VIEW, g.coveredFrom(r), undefined);
+      const [min, max] = (await store.query(`SELECT min(start), max(start) FROM ${source} WHERE start >= ${Math.floor(lo)}`)).rows[0] ?? [];
+      for (const r of live) {
+        const cov = g.coveredFrom(r);
+        if ((await g.add(r, source, cov, undefined)) && max !== null && max !== undefined) owe(r, Math.max(cov, Number(min)), Number(max));
+      }
       for (const f of fresh) loaded.add(f);
     }
   };
@@ -318,20 +338,37 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
     }
   };
 
-  const pass = async (range: { from: number; to: number }, only?: (r: Rule) => boolean) => {
+  /**
+   * Evaluates the rules `only` accepts: a grain rule on the windows it owes (see `owed`), any
+   * other on the range's. A pass that is not the final one skips grain rules that owe nothing:
+   * every window they hold was evaluated in the pass that loaded its rows, and an empty window
+   * finds nothing (most rules select a small part of the traffic, so most passes skip most of
+   * them). The final pass evaluates every rule on the range and what it owes, as a baseline's
+   * verdict also moves with its history and the store's start.
+   */
+  const pass = async (range: { from: number; to: number }, opt: { only?: (r: Rule) => boolean; final?: boolean } = {}) => {
     const { p, store, notifiers } = await init();
     flowColumns = await describeFlows(store);
     dataStart = Math.min(dataStart ?? (await dataRange(store))?.[0] ?? range.from, range.from);
-    const rules = p.rules.filter((r) => !only || only(r));
     grain ??= new GrainStore(store, () => flowColumns);
-    const incremental = rules.filter((r) => grain!.has(r));
+    const selected = p.rules.filter((r) => !opt.only || opt.only(r));
+    const incremental = selected.filter((r) => grain!.has(r));
     if (incremental.length) await updateGrain(store, p.rules.filter((r) => grain!.has(r)), incremental, range);
+    const rules = opt.final ? selected : selected.filter((r) => !grain!.has(r) || owed.has(r));
+    const ranges = new Map<Rule, { from: number; to: number }>();
+    for (const r of rules) {
+      const o = owed.get(r);
+      if (!grain.has(r)) continue;
+      ranges.set(r, !o ? range : opt.final ? { from: Math.min(range.from, o[0]), to: Math.max(range.to, o[1]) } : { from: o[0], to: o[1] });
+      owed.delete(r);
+    }
+    const only = (r: Rule) => rules.includes(r);
     // The rest read the records: rules without a baseline a view over the files that may hold
     // their windows, baseline rules `flows`.
     const viewed = rules.filter((r) => !r.baseline && !grain!.has(r));
     if (viewed.length) await store.fileView(RECENT_VIEW, await recentFiles(viewed, range));
     const source = grain.source();
-    const { events } = await detectRange(opts.db, store, p, range.from, range.to, flowColumns, dataStart, only, viewed.length ? RECENT_VIEW : undefined, (r) => (grain!.has(r) ? source : undefined));
+    const { events } = await detectRange(opts.db, store, p, range.from, range.to, flowColumns, dataStart, only, viewed.length ? RECENT_VIEW : undefined, (r) => (grain!.has(r) ? source : undefined), (r) => ranges.get(r));
     await pruneGrain(incremental);
     stats.passes++;
     stats.alertEvents += events.length;
@@ -385,9 +422,9 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
       try {
         if (unknownRange) {
           const d = await dataRange(store);
-          if (d) await pass({ from: d[0], to: d[1] });
+          if (d) await pass({ from: d[0], to: d[1] }, { final: true });
         } else if (seen) {
-          await pass(seen, (r) => r.baseline !== undefined);
+          await pass(seen, { only: (r) => r.baseline !== undefined, final: true });
         }
         for (const n of notifiers) await n.flush(2000);
       } catch (err) {

@@ -35,10 +35,11 @@ export interface Store {
   /**
    * Keeps the rows of a read-only SELECT in a temporary table of this connection (gone at
    * close; no stored file is touched): `replace` makes the table from them, `append` adds them
-   * by column name. Streaming detection keeps its running aggregates this way.
+   * by column name. Streaming detection keeps its running aggregates this way. Resolves to the
+   * rows appended (`append`), or undefined for `replace` (DuckDB does not count CREATE TABLE AS).
    * @example await store.scratch('detect_st_1', 'SELECT 1 AS x', [], 'replace')
    */
-  scratch(name: string, select: string, params?: unknown[], mode?: 'replace' | 'append'): Promise<void>;
+  scratch(name: string, select: string, params?: unknown[], mode?: 'replace' | 'append'): Promise<number | undefined>;
   /**
    * Fills a temporary table (made on first use, emptied after) with the records of the given
    * stored files that start at or after `minStart`, shaped like `flows`.
@@ -50,10 +51,11 @@ export interface Store {
 
 /**
  * Opens the store folder for queries. Views are bound at each query, so files committed by a
- * concurrent ingest show up without reopening.
+ * concurrent ingest show up without reopening. `reusePlans` keeps statements without
+ * parameters planned for a caller that runs the same texts again and again.
  * @example const store = await openStore('./flowlens.duckdb'); await store.query('SELECT 1')
  */
-export async function openStore(path: string, opts: { threads?: number; memoryLimit?: string } = {}): Promise<Store> {
+export async function openStore(path: string, opts: { threads?: number; memoryLimit?: string; reusePlans?: boolean } = {}): Promise<Store> {
   const root = resolve(path);
   if (!existsSync(join(root, STORE_MARKER))) {
     throw new UserError(`${path}: no flowlens store here (run \`flowlens ingest --db ${path} ...\` first)`);
@@ -91,11 +93,16 @@ export async function openStore(path: string, opts: { threads?: number; memoryLi
   // the old one); a footer read once serves every later query: detection runs dozens of
   // queries per pass over live ingest's many small files.
   await conn.run('SET parquet_metadata_cache = true');
+  // A plan kept for reuse must not rest on what tables held when it was made: DuckDB 1.5's
+  // statistics propagation rewrites a prepared plan from the tables' current statistics (a
+  // filter no row matches yet becomes an empty result, duckdb#23704), and later runs keep the
+  // rewrite after rows came in. Without it a reused plan reads what the tables hold then.
+  if (opts.reusePlans) await conn.run("SET disabled_optimizers = 'statistics_propagation'");
   // From here on SQL can read only the store folder, and nobody can loosen that again.
   await conn.run(`SET allowed_directories = [${sqlString(root + '/')}]`);
   await conn.run('SET enable_external_access = false');
   await conn.run('SET lock_configuration = true');
-  return new DuckDBStore(path, instance, conn);
+  return new DuckDBStore(path, instance, conn, opts.reusePlans ?? false);
 }
 
 /**
@@ -126,9 +133,9 @@ class DuckDBStore implements Store {
   // (two parses of the text) cost more than running them over a pass's new records. A text
   // that passed once passes again: the check reads the parse tree, not the data.
   private readonly checked = new Set<string>();
-  // Statements run without parameters stay prepared (planned once; DuckDB plans one again
-  // itself when the catalog changed): detection runs the same ones every pass. One in use by
-  // another caller is not shared.
+  // With `reusePlans`, statements run without parameters stay prepared (planned once; DuckDB
+  // plans one again itself when the catalog changed): streaming detection runs the same ones
+  // every pass. One in use by another caller is not shared.
   private readonly prepared = new Map<string, { stmt: DuckDBPreparedStatement; busy: boolean }>();
 
   private async check(sql: string): Promise<void> {
@@ -142,6 +149,7 @@ class DuckDBStore implements Store {
     readonly path: string,
     private readonly instance: DuckDBInstance,
     private readonly conn: DuckDBConnection,
+    private readonly reusePlans: boolean,
   ) {}
 
   async query(sql: string, params: unknown[] = []): Promise<ResultSet> {
@@ -174,6 +182,7 @@ class DuckDBStore implements Store {
 
   /** Runs `sql` (no parameters) through the kept prepared statement for its text. */
   private async runPrepared<T>(sql: string, run: (stmt: DuckDBPreparedStatement) => Promise<T>): Promise<T> {
+    if (!this.reusePlans) return run(await this.conn.prepare(sql));
     let entry = this.prepared.get(sql);
     if (entry?.busy) return run(await this.conn.prepare(sql));
     if (!entry) {
@@ -238,18 +247,20 @@ class DuckDBStore implements Store {
     }
   }
 
-  async scratch(name: string, select: string, params: unknown[] = [], mode: 'replace' | 'append' = 'replace'): Promise<void> {
+  async scratch(name: string, select: string, params: unknown[] = [], mode: 'replace' | 'append' = 'replace'): Promise<number | undefined> {
     scratchName(name, 'scratch');
     await this.check(select);
     const sql = mode === 'replace' ? `CREATE OR REPLACE TEMP TABLE ${name} AS ${select}` : `INSERT INTO temp.${name} BY NAME ${select}`;
     try {
+      let result;
       if (params.length) {
         const prepared = await this.conn.prepare(sql);
         prepared.bind(params as DuckDBValue[]);
-        await prepared.run();
+        result = await prepared.run();
       } else {
-        await this.runPrepared(sql, (p) => p.run());
+        result = await this.runPrepared(sql, (p) => p.run());
       }
+      return mode === 'append' ? result.rowsChanged : undefined;
     } catch (err) {
       throw new UserError(cleanDuckError(err), { cause: err });
     }
