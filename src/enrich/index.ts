@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../util/errors.ts';
@@ -99,6 +99,17 @@ export async function loadEnricher(db: string, over: { inventory?: Inventory; ge
   const geoOn = over.geo ?? settings.geo;
   const geo = geoOn ? sharedGeo(settings) : null;
   return new Enricher({ inventory, ipRanges, geo, prices: await readStoredPrices(db) });
+}
+
+/**
+ * What the store's enrichment was loaded from, as text that changes whenever one of its files
+ * is replaced (they are written by rename): a long-lived writer reloads its enricher on a change.
+ * @example if ((await enrichStamp(db)) !== kept) writer = await reopen()
+ */
+export async function enrichStamp(db: string): Promise<string> {
+  const names = ['settings.json', 'inventory.json', 'ip-ranges.json', 'prices.json'];
+  const times = await Promise.all(names.map((n) => stat(file(db, n)).then((s) => `${s.mtimeMs}:${s.ino}`, () => '-')));
+  return times.join(' ');
 }
 
 let geoCache: { key: string; geo: GeoResolver } | undefined;

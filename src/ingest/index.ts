@@ -76,6 +76,12 @@ export interface IngestOptions {
    * never renamed under a concurrent query; a retried request rewrites the same names.
    */
   contentId?: string;
+  /**
+   * ingestStream: a writer the caller keeps open across calls (live ingest commits a request at
+   * a time; opening a writer and loading enrichment for each cost more than small requests'
+   * parsing). Its enricher is used and it is left open.
+   */
+  writer?: LakeWriter;
 }
 
 /** A committed chunk: the store-relative Parquet file and what it holds. */
@@ -97,9 +103,10 @@ async function runEnricher(opts: IngestOptions): Promise<Enricher | undefined> {
   return loadEnricher(opts.db);
 }
 
-function unattributedRatio(e: Enricher | undefined): number | null {
+function unattributedRatio(e: Enricher | undefined, before = { records: 0, unattributed: 0 }): number | null {
   if (!e) return null;
-  return e.coverage.records ? Math.round((e.coverage.unattributed / e.coverage.records) * 1e6) / 1e6 : 0;
+  const records = e.coverage.records - before.records;
+  return records ? Math.round(((e.coverage.unattributed - before.unattributed) / records) * 1e6) / 1e6 : 0;
 }
 
 export const DEFAULT_BATCH_ROWS = 1 << 18;
@@ -266,8 +273,10 @@ export async function ingestStream(input: Readable, name: string, opts: IngestOp
       }
     })(),
   );
-  const enricher = await runEnricher(opts);
-  const writer = await LakeWriter.open(opts.db, { enricher });
+  const enricher = opts.writer ? opts.writer.enricher : await runEnricher(opts);
+  const writer = opts.writer ?? (await LakeWriter.open(opts.db, { enricher }));
+  // A kept writer's enricher counts every call's records: this call's ratio is the difference.
+  const covered = enricher ? { ...enricher.coverage } : undefined;
   const total = zeroCounts();
   let duplicates = 0;
   try {
@@ -308,7 +317,7 @@ export async function ingestStream(input: Readable, name: string, opts: IngestOp
       for (const c of commits) await opts.onCommit?.({ ...c, file: c.file?.replace(runId, fp) });
     }
   } finally {
-    await writer.close();
+    if (!opts.writer) await writer.close();
   }
   const seconds = round((performance.now() - t0) / 1000);
   const t1 = performance.now();
@@ -322,7 +331,7 @@ export async function ingestStream(input: Readable, name: string, opts: IngestOp
     rollup_seconds: round((performance.now() - t1) / 1000),
     seconds,
     quarantine_dir: `${opts.db}/quarantine`,
-    unattributed_ratio: unattributedRatio(enricher),
+    unattributed_ratio: unattributedRatio(enricher, covered),
   };
 }
 

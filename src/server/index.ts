@@ -99,7 +99,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.addHook('onClose', async () => {
     if (rollupTimer) clearInterval(rollupTimer);
     await rollupRun;
-    await live.drain();
+    await live.close();
     await findings.stop();
     await service.close();
   });

@@ -2,7 +2,10 @@ import { createHash } from 'node:crypto';
 import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { ingestStream, type CommitInfo, type IngestSummary } from '../ingest/index.ts';
+import { enrichStamp, loadEnricher } from '../enrich/index.ts';
+import { DEFAULT_BATCH_ROWS, ingestStream, type CommitInfo, type IngestSummary } from '../ingest/index.ts';
+import { ensureStore } from '../store/layout.ts';
+import { LakeWriter } from '../store/lake-writer.ts';
 import { FIELDS } from '../schema/columns.ts';
 import { parseFormatString, parseHeaderLine, toFormatString } from '../schema/format.ts';
 import { HttpError } from './errors.ts';
@@ -69,6 +72,11 @@ export class LiveIngest {
   private pending = 0;
   /** Seconds a commit takes (smoothed), for Retry-After. */
   private commitSeconds = 0.2;
+  /**
+   * One writer for every commit, with the enrichment it was opened with (`stamp`): a writer
+   * per request cost a DuckDB instance and the enrichment files' loading each time.
+   */
+  private writer: { stamp: string; w: LakeWriter } | undefined;
   readonly stats = { requests: 0, commits: 0, rejected429: 0, lastCommitAt: undefined as string | undefined, lastError: undefined as string | undefined };
 
   constructor(
@@ -173,8 +181,13 @@ export class LiveIngest {
       if (!fresh.length) return;
       const route = fresh[0].route;
       const text = fresh.length === 1 ? fresh[0].text : fresh.map((j) => j.text).join('');
+      const lines = fresh.reduce((n, j) => n + j.lines, 0);
       const summary = await ingestStream(Readable.from([Buffer.from(text)]), `http-${route}`, {
         db: this.db,
+        writer: await this.openWriter(),
+        // Batches sized to the request: a default-sized one is tens of MB to allocate and clear
+        // for a few thousand lines.
+        batchRows: Math.min(DEFAULT_BATCH_ROWS, 1 << Math.ceil(Math.log2(Math.max(1024, lines + 1)))),
         logFormat: fresh[0].format,
         onCommit: (c) => this.onCommit(c, Math.min(...fresh.map((j) => j.receivedAt))),
         contentId: fresh.length === 1 ? fresh[0].hash : createHash('sha256').update(fresh.map((j) => j.hash).join('\n')).digest('hex').slice(0, 32),
@@ -199,6 +212,8 @@ export class LiveIngest {
       }
     } catch (err) {
       this.stats.lastError = (err as Error).message;
+      // A writer that failed mid-commit is not trusted with the next one.
+      await this.closeWriter().catch(() => undefined);
       for (const j of group) {
         this.metrics.requests.inc({ route: j.route, outcome: 'failed' });
         j.reject(err);
@@ -206,6 +221,29 @@ export class LiveIngest {
     } finally {
       this.commitSeconds = 0.8 * this.commitSeconds + 0.2 * ((performance.now() - t0) / 1000);
     }
+  }
+
+  /** The kept writer, opened again when the store's enrichment files changed since. */
+  private async openWriter(): Promise<LakeWriter> {
+    await ensureStore(this.db);
+    const stamp = await enrichStamp(this.db);
+    if (this.writer?.stamp === stamp) return this.writer.w;
+    await this.closeWriter();
+    const w = await LakeWriter.open(this.db, { enricher: await loadEnricher(this.db) });
+    this.writer = { stamp, w };
+    return w;
+  }
+
+  private async closeWriter(): Promise<void> {
+    const w = this.writer;
+    this.writer = undefined;
+    await w?.w.close();
+  }
+
+  /** Waits for what was accepted, then releases the writer (server shutdown). */
+  async close(): Promise<void> {
+    await this.drain();
+    await this.closeWriter();
   }
 
   private async loadSeen(): Promise<Set<string>> {

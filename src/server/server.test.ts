@@ -1,6 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readStoredInventory, saveInventory } from '../enrich/index.ts';
 import { openStore } from '../store/index.ts';
 import { UserError } from '../util/errors.ts';
 import { buildServer, startServer } from './index.ts';
@@ -169,6 +170,20 @@ describe('live ingest', () => {
       expect((await store.query("SELECT count(*) FROM flows WHERE interface_id = 'eni-0aaaaaaaaaaaaaaa1'")).rows[0][0]).toBe(40n);
     } finally {
       await store.close();
+    }
+  });
+
+  it('enriches with the inventory of the moment: one saved while the server runs applies to the next request', async () => {
+    const name = async (eni: string) => (await post('/api/sql', { sql: `SELECT any_value(dst_name) FROM flows WHERE interface_id = '${eni}'` })).json().rows[0][0];
+    expect((await post('/ingest/lines', lines('eni-0aaaaaaaaaaaaaaa3', 2), { 'content-type': 'text/plain' })).statusCode).toBe(200);
+    const before = await readStoredInventory(fx.db);
+    await saveInventory(fx.db, { ...before, entries: [...before.entries, { cidr: '10.0.1.10/32', name: 'bastion-under-test' }] });
+    try {
+      expect((await post('/ingest/lines', lines('eni-0aaaaaaaaaaaaaaa4', 2), { 'content-type': 'text/plain' })).statusCode).toBe(200);
+      expect(await name('eni-0aaaaaaaaaaaaaaa4')).toBe('bastion-under-test');
+      expect(await name('eni-0aaaaaaaaaaaaaaa3')).not.toBe('bastion-under-test');
+    } finally {
+      await saveInventory(fx.db, before);
     }
   });
 
