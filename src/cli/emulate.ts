@@ -49,7 +49,7 @@ export function define(cmd: Command): void {
     .option('--firehose-url <url>', 'POST Firehose HTTP endpoint requests here (with --delivery firehose)')
     .option('--pcap <file>', 'turn a pcap/pcapng capture into records instead of running scenarios')
     .option('--scale <x>', 'traffic multiplier for the scenarios', '1')
-    .option('--gzip-level <n>', 'gzip level of .log.gz objects (1-9)', '6')
+    .option('--gzip-level <n>', 'gzip level of .log.gz objects (1-9; 6 writes a third fewer bytes at ~0.6x the speed)', '1')
     .option('--workers <n>', 'threads in all, the generating one included (default: one per core for large S3 text runs)')
     .option('--list-scenarios', 'list the scenarios and exit')
     .action(async (opts: Record<string, string | string[] | boolean | undefined>) => {
