@@ -90,6 +90,14 @@ export class ColumnBatch {
     return this.length >= this.capacity;
   }
 
+  /**
+   * True once the batch's arrays were transferred to another thread (a writer took them
+   * instead of a copy): it cannot be reused.
+   */
+  get detached(): boolean {
+    return this.capacity > 0 && this.day.buffer.byteLength === 0;
+  }
+
   /** Empties the batch for reuse; dictionaries restart too. */
   reset(): void {
     this.length = 0;

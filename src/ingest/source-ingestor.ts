@@ -139,6 +139,8 @@ export class SourceIngestor {
       this.parser.useBatch(next);
       const entry = this.entry;
       const pipeline = this.pipeline;
+      // Read before the write: a writer in another thread may take the batch's arrays.
+      const range = startRange(batch);
       await pipeline.submit(async () => {
         const files = batch.length > 0 ? await pipeline.writer.writeChunk(batch, chunkId, entry.fingerprint) : [];
         await writeQuarantine(pipeline.root, chunkId, quarantined);
@@ -149,8 +151,8 @@ export class SourceIngestor {
         entry.skipdata += counts.skipdata;
         entry.quarantined += counts.quarantined;
         await writeLedger(pipeline.root, { ...entry });
-        await pipeline.onCommit?.({ source: entry.source, file: files[0], records: counts.records, quarantined: counts.quarantined, ...startRange(batch) });
-        if (batch.fields === this.parser.fields) this.free.push(batch);
+        await pipeline.onCommit?.({ source: entry.source, file: files[0], records: counts.records, quarantined: counts.quarantined, ...range });
+        if (batch.fields === this.parser.fields && !batch.detached) this.free.push(batch);
       });
     }
     if (this.nextFormat) {
