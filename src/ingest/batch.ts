@@ -21,14 +21,15 @@ import { ByteDict } from './byte-dict.ts';
 export interface BatchColumn {
   readonly def: FieldDef;
   readonly kind: FieldKind;
-  readonly i32: Int32Array;
-  readonly u8?: Uint8Array;
-  readonly i64?: BigInt64Array;
+  // The arrays are replaced only by ColumnBatch.adopt (their memory back from a writer thread).
+  i32: Int32Array;
+  u8?: Uint8Array;
+  i64?: BigInt64Array;
   /** The same memory as i64 seen as (lo, hi) 32-bit words: no BigInt per value. */
-  readonly i64w?: Uint32Array;
-  readonly u32?: Uint32Array;
+  i64w?: Uint32Array;
+  u32?: Uint32Array;
   /** Validity of the value (int, bigint, action, status) or of u32 (addr). */
-  readonly valid: Uint8Array;
+  valid: Uint8Array;
   hasNull: boolean;
   /** string / addr: raw-bytes dictionary; code c is dict.values[c - 1]. */
   readonly dict?: ByteDict;
@@ -43,13 +44,13 @@ export class ColumnBatch {
   /** Unknown fields of the format, kept per row as JSON text in `extra`. */
   readonly unknownFields: string[];
   /** `extra` JSON per row as a dictionary code (0 = none); values by code-1 in extraValues. */
-  readonly extra: Int32Array;
+  extra: Int32Array;
   readonly extraValues: string[] = [];
   readonly extraCodes = new Map<string, number>();
   /** The record's UTC day (days since 1970-01-01), the partition key. */
-  readonly day: Int32Array;
+  day: Int32Array;
   /** Input line number of each row (for diagnostics). */
-  readonly lineNo: Float64Array;
+  lineNo: Float64Array;
   length = 0;
 
   constructor(
@@ -96,6 +97,41 @@ export class ColumnBatch {
    */
   get detached(): boolean {
     return this.capacity > 0 && this.day.buffer.byteLength === 0;
+  }
+
+  /**
+   * Every array's memory, in a fixed order: a writer in another thread borrows it (transferred,
+   * not copied) and hands it back for `adopt`, so a run reuses its batches instead of making
+   * (and page-faulting in) a new one per chunk.
+   */
+  buffers(): ArrayBuffer[] {
+    const out: ArrayBuffer[] = [];
+    for (const c of this.columns) {
+      out.push(c.i32.buffer as ArrayBuffer, c.valid.buffer as ArrayBuffer);
+      if (c.u8) out.push(c.u8.buffer as ArrayBuffer);
+      if (c.i64) out.push(c.i64.buffer as ArrayBuffer);
+      if (c.u32) out.push(c.u32.buffer as ArrayBuffer);
+    }
+    out.push(this.extra.buffer as ArrayBuffer, this.day.buffer as ArrayBuffer, this.lineNo.buffer as ArrayBuffer);
+    return out;
+  }
+
+  /** Takes back the memory `buffers()` lent (same order); the batch is usable again. */
+  adopt(b: readonly ArrayBuffer[]): void {
+    let k = 0;
+    for (const c of this.columns) {
+      c.i32 = new Int32Array(b[k++]);
+      c.valid = new Uint8Array(b[k++]);
+      if (c.u8) c.u8 = new Uint8Array(b[k++]);
+      if (c.i64) {
+        c.i64 = new BigInt64Array(b[k++]);
+        c.i64w = new Uint32Array(c.i64.buffer);
+      }
+      if (c.u32) c.u32 = new Uint32Array(b[k++]);
+    }
+    this.extra = new Int32Array(b[k++]);
+    this.day = new Int32Array(b[k++]);
+    this.lineNo = new Float64Array(b[k++]);
   }
 
   /** Empties the batch for reuse; dictionaries restart too. */

@@ -57,8 +57,10 @@ export class LineParser {
     readonly capacity: number,
     /** false: every line goes through the generic parser (tests compare both). */
     private readonly fastPath = true,
+    /** An empty batch of these fields to start with (a lane's spare one). */
+    batch?: ColumnBatch,
   ) {
-    this.batch = new ColumnBatch(fields, capacity);
+    this.batch = batch ?? new ColumnBatch(fields, capacity);
     this.prepare();
   }
 

@@ -30,6 +30,30 @@ export function addCounts(a: Counts, b: Counts): void {
 export class ChunkPipeline {
   private inflight: Promise<void> = Promise.resolve();
   private failure: unknown;
+  /**
+   * Batches whose write finished, by format, for the next chunk of any source of this lane: a
+   * lane makes two or three batches in a run instead of a few per file (each is tens of MB
+   * that the kernel must fault in anew).
+   */
+  private readonly spare = new Map<string, ColumnBatch[]>();
+
+  /** An empty batch for these fields: a spare one, else a new one. */
+  take(fields: readonly string[]): ColumnBatch {
+    const b = this.spare.get(fields.join(' '))?.pop();
+    if (!b) return new ColumnBatch(fields, this.batchRows);
+    b.reset();
+    return b;
+  }
+
+  /** Gives back a batch nobody uses any more (one a writer still holds is `detached`). */
+  give(batch: ColumnBatch): void {
+    if (batch.detached || batch.capacity !== this.batchRows) return;
+    const key = batch.fields.join(' ');
+    const list = this.spare.get(key) ?? [];
+    // Two per format serve a lane: one parsing, one being written.
+    if (list.length < 2) list.push(batch);
+    this.spare.set(key, list);
+  }
 
   constructor(
     readonly root: string,
@@ -66,8 +90,6 @@ const MAX_PENDING_QUARANTINE = 10_000;
  */
 export class SourceIngestor {
   private parser: LineParser;
-  /** Batches whose write finished, ready for reuse (at most two exist per format in steady state). */
-  private free: ColumnBatch[] = [];
   private pending: QuarantineEntry[] = [];
   private lastLine = 0;
   readonly counts = zeroCounts();
@@ -79,7 +101,7 @@ export class SourceIngestor {
     /** Records already committed by an earlier, interrupted run are skipped up to this line. */
     private readonly resumeAfter = 0,
   ) {
-    this.parser = new LineParser(fields, pipeline.batchRows);
+    this.parser = new LineParser(fields, pipeline.batchRows, true, pipeline.take(fields));
   }
 
   get name(): string {
@@ -94,10 +116,7 @@ export class SourceIngestor {
       const c = buf[s];
       if (c >= 0x61 && c <= 0x7a) {
         const header = parseHeaderLine(Buffer.prototype.latin1Slice.call(buf, s, e) as string);
-        if (header && header.join(' ') !== this.parser.fields.join(' ')) {
-          this.parser.setFormat(header);
-          this.free = [];
-        }
+        if (header && header.join(' ') !== this.parser.fields.join(' ')) this.parser.useBatch(this.pipeline.take(header));
       }
       return false;
     }
@@ -134,9 +153,7 @@ export class SourceIngestor {
       this.entry.chunks++;
       const line = this.lastLine;
       // Swap in a second batch so the next lines parse while this one is written.
-      const next = this.free.pop() ?? new ColumnBatch(batch.fields, batch.capacity);
-      next.reset();
-      this.parser.useBatch(next);
+      this.parser.useBatch(this.pipeline.take(batch.fields));
       const entry = this.entry;
       const pipeline = this.pipeline;
       // Read before the write: a writer in another thread may take the batch's arrays.
@@ -152,13 +169,14 @@ export class SourceIngestor {
         entry.quarantined += counts.quarantined;
         await writeLedger(pipeline.root, { ...entry });
         await pipeline.onCommit?.({ source: entry.source, file: files[0], records: counts.records, quarantined: counts.quarantined, ...range });
-        if (batch.fields === this.parser.fields && !batch.detached) this.free.push(batch);
+        pipeline.give(batch);
       });
     }
     if (this.nextFormat) {
       await this.pipeline.drain();
-      this.parser.setFormat(this.nextFormat);
-      this.free = [];
+      const old = this.parser.batch;
+      this.parser.useBatch(this.pipeline.take(this.nextFormat));
+      this.pipeline.give(old);
       this.nextFormat = undefined;
     }
   }
@@ -167,6 +185,8 @@ export class SourceIngestor {
   async finish(): Promise<void> {
     await this.flush();
     await this.pipeline.drain();
+    // The empty batch the parser holds serves the lane's next source.
+    this.pipeline.give(this.parser.batch);
     this.entry.done = true;
     this.entry.finishedAt = new Date().toISOString();
     await writeLedger(this.pipeline.root, this.entry);

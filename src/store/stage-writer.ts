@@ -41,6 +41,17 @@ export interface StageJob {
   /** `SELECT ... FROM flowlens_stage($id) s`, with `$id` standing for the batch id. */
   select: string;
   compression: string;
+  /**
+   * Memory the job's arrays live in, lent by the batch they came from: a writer in another
+   * thread hands it back with the answer (StageResult.lent), so the batch can be reused.
+   */
+  lent?: ArrayBuffer[];
+}
+
+/** A written job: the store-relative files it placed, and the memory it borrowed. */
+export interface StageResult {
+  files: string[];
+  lent?: ArrayBuffer[];
 }
 
 /** YYYY-MM-DD of a day number (days since 1970-01-01, UTC). */
@@ -226,8 +237,11 @@ export async function writeJob(conn: DuckDBConnection, job: StageJob): Promise<s
 
 /** Where a LakeWriter sends the batches it does not write itself. */
 export interface StageSink {
-  /** Writes a job; `transfer` buffers move instead of being copied (unused by the caller after). */
-  write(job: StageJob, transfer?: ArrayBuffer[]): Promise<string[]>;
+  /**
+   * Writes a job; `transfer` buffers move instead of being copied (unused by the caller after,
+   * except the job's `lent` memory, which comes back in the result).
+   */
+  write(job: StageJob, transfer?: ArrayBuffer[]): Promise<StageResult>;
 }
 
 /**
@@ -247,10 +261,10 @@ export class SharedStageWriter implements StageSink {
     return new SharedStageWriter(await DuckDBInstance.create(':memory:', { threads: String(threads), preserve_insertion_order: 'false', memory_limit: memoryLimit }));
   }
 
-  async write(job: StageJob): Promise<string[]> {
+  async write(job: StageJob): Promise<StageResult> {
     const conn = this.free.pop() ?? (await this.instance.connect());
     try {
-      return await writeJob(conn, job);
+      return { files: await writeJob(conn, job), lent: job.lent };
     } finally {
       this.free.push(conn);
     }
@@ -278,7 +292,10 @@ async function serve(opts: { memoryLimit: string }): Promise<void> {
         return;
       }
       try {
-        parentPort!.postMessage({ seq: m.seq, files: await writeJob(conn, m.job!) });
+        const files = await writeJob(conn, m.job!);
+        // The batch's memory goes back to the thread that parses into it.
+        const lent = m.job!.lent ?? [];
+        parentPort!.postMessage({ seq: m.seq, files, lent }, lent);
       } catch (err) {
         parentPort!.postMessage({ seq: m.seq, error: (err as Error).message });
       }
@@ -295,16 +312,16 @@ if (parentPort && (workerData as { stageWriter?: boolean } | undefined)?.stageWr
  */
 export class StageWriterThread implements StageSink {
   private seq = 0;
-  private waiting = new Map<number, { resolve: (files: string[]) => void; reject: (e: Error) => void }>();
+  private waiting = new Map<number, { resolve: (r: StageResult) => void; reject: (e: Error) => void }>();
   private failure: Error | undefined;
 
   private constructor(private readonly worker: Worker) {
-    worker.on('message', (m: { seq?: number; files?: string[]; error?: string }) => {
+    worker.on('message', (m: { seq?: number; files?: string[]; lent?: ArrayBuffer[]; error?: string }) => {
       if (m.seq === undefined) return;
       const w = this.waiting.get(m.seq);
       this.waiting.delete(m.seq);
       if (m.error !== undefined) w?.reject(new Error(m.error));
-      else w?.resolve(m.files ?? []);
+      else w?.resolve({ files: m.files ?? [], lent: m.lent });
     });
     const fail = (err: Error) => {
       this.failure = err;
@@ -337,7 +354,7 @@ export class StageWriterThread implements StageSink {
    * Writes a job; resolves with the store-relative files it placed. Buffers in `transfer` move
    * to the thread instead of being copied (the caller must not use them afterwards).
    */
-  write(job: StageJob, transfer: ArrayBuffer[] = []): Promise<string[]> {
+  write(job: StageJob, transfer: ArrayBuffer[] = []): Promise<StageResult> {
     if (this.failure) return Promise.reject(this.failure);
     const seq = ++this.seq;
     return new Promise((resolve, reject) => {
