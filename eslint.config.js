@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'coverage/**', 'src/web/dist/**', '**/testdata/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'dist-test-*/**', 'coverage/**', 'src/web/dist/**', '**/testdata/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

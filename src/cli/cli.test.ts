@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -242,4 +242,40 @@ describe('flowlens demo', () => {
       await new Promise((r) => child.on('exit', r));
     }
   });
+});
+
+describe('the build (scripts/build-cli.mjs)', () => {
+  it('runs the CLI and every worker entry as the sources do: emulator render threads, ingest worker threads, the Parquet writer thread', () => {
+    const name = `dist-test-${process.pid}`;
+    const out = join(root, name);
+    const dir = mkdtempSync(join(tmpdir(), 'flowlens-build-'));
+    try {
+      const built = spawnSync(process.execPath, [join(root, 'scripts', 'build-cli.mjs'), '--outdir', name], { encoding: 'utf8', cwd: root });
+      expect(built.stderr).toBe('');
+      expect(built.status).toBe(0);
+      // What bin/flowlens.js does with a fresh build, without the freshness check.
+      writeFileSync(join(out, 'run.mjs'), "import { main } from './main.mjs';\nprocess.exitCode = await main(process.argv);\n");
+      const run = (args: string[]) => spawnSync(process.execPath, [join(out, 'run.mjs'), ...args], { encoding: 'utf8', cwd: root, timeout: 120_000 });
+      const em = run(['emulate', '--duration', '20m', '--workers', '2', '--out', join(dir, 'bucket'), '--format', 'json']);
+      expect(em.stderr).toBe('');
+      const emulated = JSON.parse(em.stdout) as { records: number };
+      // Two files of 9 MB: ingest parses them in worker threads (16 MB or more in all).
+      const big = lines(80_000);
+      mkdirSync(join(dir, 'logs'));
+      writeFileSync(join(dir, 'logs', 'x.log'), big);
+      writeFileSync(join(dir, 'logs', 'y.log'), big.replace(/eni-0123456789abcdef0/g, 'eni-0123456789abcdef1'));
+      // One file alone: a single lane, whose 80,000-row batches go to the Parquet writer thread.
+      for (const [input, db] of [[join(dir, 'bucket'), 'a'], [join(dir, 'logs'), 'b'], [join(dir, 'logs', 'x.log'), 'c']] as const) {
+        const r = run(['ingest', input, '--db', join(dir, db), '--format', 'json', '--no-progress']);
+        expect(r.stderr).toBe('');
+        expect(r.status).toBe(0);
+      }
+      const count = (db: string) => JSON.parse(run(['sql', '--db', join(dir, db), 'SELECT count(*) AS n FROM flows', '--format', 'json']).stdout)[0].n;
+      expect(count('a')).toBe(emulated.records);
+      expect(count('b')).toBe(160_000);
+      expect(count('c')).toBe(80_000);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 240_000);
 });

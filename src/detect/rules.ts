@@ -1,15 +1,15 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { compileInsights, QueryError } from '../query/index.ts';
 import { UserError } from '../util/errors.ts';
+import { srcPath } from '../util/runtime.ts';
 import { RESERVED_MEASURES, selection, statsQuery } from './rule-query.ts';
 import { RuleFile, type Rule } from './rule-schema.ts';
 
 /** The built-in rules, written as users write theirs. */
-export const BUILTIN_RULES_DIR = fileURLToPath(new URL('./rules/', import.meta.url));
+export const BUILTIN_RULES_DIR = srcPath('detect/rules/');
 
 /** A rule file problem, located: `file:line:column: message` (one line, exit code 2). */
 export class RuleError extends UserError {

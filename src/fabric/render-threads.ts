@@ -1,5 +1,6 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { UserError } from '../util/errors.ts';
+import { startWorker } from '../util/runtime.ts';
 import type { EmulateOptionsIn } from './config.ts';
 import { ACC_STRIDE, type ClassesDelta, type FlowTable, type TableParts } from './flow-table.ts';
 import { batchOf } from './sinks/types.ts';
@@ -109,9 +110,8 @@ export class RenderThreads {
    * first window is generated; window() waits for its thread to be ready.
    */
   static start(input: EmulateOptionsIn, count: number, flowLogs: number): RenderThreads {
-    const boot = new URL('../util/ts-worker.mjs', import.meta.url);
     const threads: Thread[] = Array.from({ length: count }, () => {
-      const worker = new Worker(boot, { workerData: { input, module: new URL('./render-worker.ts', import.meta.url).href } });
+      const worker = startWorker('fabric/render-worker.ts', { input });
       const t: Thread = { worker, slots: Array.from({ length: MAX_QUEUED }, () => ({ busy: false, cap: 0 })), queued: 0, epoch: -1, classes: 0, templates: 0, v6: 0, services: 0, ready: Promise.resolve() };
       // A thread says when it is ready, or why it cannot be (its own error message).
       t.ready = new Promise<void>((resolve, reject) => {

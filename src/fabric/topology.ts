@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { LineCounter, parseDocument } from 'yaml';
 import { UserError } from '../util/errors.ts';
+import { srcPath } from '../util/runtime.ts';
 import { DEFAULT_FORMAT } from '../schema/columns.ts';
 import { FormatError, parseFormatString } from '../schema/format.ts';
 import { TopologyDoc, type NaclRuleDocT, type SgRuleDocT, type TopologyDocT } from './config.ts';
@@ -23,7 +23,7 @@ import type {
 } from './model.ts';
 
 /** The topology used when `--topology` is omitted. */
-export const DEFAULT_TOPOLOGY_PATH = fileURLToPath(new URL('./topologies/default.yaml', import.meta.url));
+export const DEFAULT_TOPOLOGY_PATH = srcPath('fabric/topologies/default.yaml');
 
 type PathPart = string | number;
 

@@ -1,10 +1,11 @@
 import { createReadStream } from 'node:fs';
-import { Worker, parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type Worker } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
 import type { Coverage, Enricher } from '../enrich/enricher.ts';
 import { LakeWriter } from '../store/lake-writer.ts';
 import type { StageJob, StageResult, StageSink } from '../store/stage-writer.ts';
 import { UserError } from '../util/errors.ts';
+import { startWorker } from '../util/runtime.ts';
 import type { CommitInfo } from './index.ts';
 import { writeLedger, writeQuarantine, type LedgerEntry } from './ledger.ts';
 import { ingestParquet } from './parquet-input.ts';
@@ -160,9 +161,7 @@ export class FileWorker implements FileRunner {
 
   /** `stage`: the run's writer in this thread, which writes the worker's parsed batches. */
   static async start(setup: WorkerSetup, stage: StageSink, onBytes: (n: number) => void, onCommit?: (c: CommitInfo) => void): Promise<FileWorker> {
-    const worker = new Worker(new URL('../util/ts-worker.mjs', import.meta.url), {
-      workerData: { fileRunner: true, setup, module: new URL('./file-runner.ts', import.meta.url).href },
-    });
+    const worker = startWorker('ingest/file-runner.ts', { fileRunner: true, setup });
     const fw = new FileWorker(worker);
     await new Promise<void>((resolve, reject) => {
       worker.on('message', (m: FromWorker) => {

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -18,6 +17,7 @@ import { HttpError, errorBody } from './errors.ts';
 import { Findings, type AlertFilter } from './findings.ts';
 import { ingestHealth } from './health.ts';
 import { LiveIngest } from './live-ingest.ts';
+import { srcPath } from '../util/runtime.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { OPENAPI } from './openapi.ts';
 import { QueryService, type LimitedResult } from './query-service.ts';
@@ -33,7 +33,7 @@ declare module 'fastify' {
 }
 
 /** The dashboard `npm ci` builds (vite, src/web → src/web/dist). */
-export const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../web/dist', import.meta.url));
+export const DEFAULT_WEB_ROOT = srcPath('web/dist');
 
 const NDJSON = 'application/x-ndjson';
 

@@ -1,7 +1,8 @@
-import { Worker, parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type Worker } from 'node:worker_threads';
 import duckdb from '@duckdb/node-bindings';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { ACTIONS, STATUSES } from '../ingest/batch.ts';
+import { startWorker } from '../util/runtime.ts';
 import { copyByDay } from './place.ts';
 
 /**
@@ -335,9 +336,7 @@ export class StageWriterThread implements StageSink {
   }
 
   static async start(memoryLimit: string): Promise<StageWriterThread> {
-    const worker = new Worker(new URL('../util/ts-worker.mjs', import.meta.url), {
-      workerData: { stageWriter: true, memoryLimit, module: new URL('./stage-writer.ts', import.meta.url).href },
-    });
+    const worker = startWorker('store/stage-writer.ts', { stageWriter: true, memoryLimit });
     await new Promise<void>((resolve, reject) => {
       const onMessage = (m: { ready?: boolean }) => {
         if (!m.ready) return;
