@@ -80,7 +80,8 @@ if (enrichOff || inventory) {
   const setup = ['bin/flowlens.js', 'enrich', '--db', db, '--no-reenrich', ...(enrichOff ? ['--disable'] : []), ...(inventory ? ['--inventory', inventory] : [])];
   await measure(process.execPath, setup);
 }
-const ours = await measure(process.execPath, ['bin/flowlens.js', 'ingest', dataDir, '--db', db, '--format', 'json', '--no-progress']);
+// Run as a user runs it (`npx flowlens` executes the bin): its #! line sets the allocator's settings.
+const ours = await measure(join(process.cwd(), 'bin', 'flowlens.js'), ['ingest', dataDir, '--db', db, '--format', 'json', '--no-progress']);
 const summary = JSON.parse(ours.stdout);
 if (summary.records + summary.quarantined !== records) throw new Error(`expected ${records} records, got ${JSON.stringify(summary)}`);
 
