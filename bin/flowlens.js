@@ -1,9 +1,4 @@
-#!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=67108864 MALLOC_TRIM_THRESHOLD_=268435456 node
-// The glibc settings above (run as `flowlens` / `npx flowlens`; ignored where glibc is not the
-// allocator): ingest allocates and frees buffers of 0.25-20 MB all the time (zlib output, column
-// batches, enrichment columns), and by default glibc maps each afresh and gives it back, so the
-// kernel faults the pages in again and again. Measured, 5 M records interleaved: minor faults
-// 225-238 K -> 166-177 K, 14.3-18.1 -> 13.4-14.2 CPU s, peak RSS about the same.
+#!/usr/bin/env node
 // Runs the build in dist/ (made by `npm ci`, scripts/build-cli.mjs) when it is newer than every
 // source file, else the TypeScript sources directly through tsx: a fresh clone or an edited tree
 // needs no build step, and a build never runs stale code. The build starts faster (no

@@ -368,7 +368,15 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
     const viewed = rules.filter((r) => !r.baseline && !grain!.has(r));
     if (viewed.length) await store.fileView(RECENT_VIEW, await recentFiles(viewed, range));
     const source = grain.source();
-    const { events } = await detectRange(opts.db, store, p, range.from, range.to, flowColumns, dataStart, only, viewed.length ? RECENT_VIEW : undefined, (r) => (grain!.has(r) ? source : undefined), (r) => ranges.get(r));
+    let events: AlertEvent[];
+    try {
+      ({ events } = await detectRange(opts.db, store, p, range.from, range.to, flowColumns, dataStart, only, viewed.length ? RECENT_VIEW : undefined, (r) => (grain!.has(r) ? source : undefined), (r) => ranges.get(r)));
+    } catch (err) {
+      // A failed pass evaluated nothing for sure: its windows stay owed, and the next pass (or
+      // the final one) evaluates them, even when no new rows come for those rules.
+      for (const [r, w] of ranges) owe(r, w.from, w.to);
+      throw err;
+    }
     await pruneGrain(incremental);
     stats.passes++;
     stats.alertEvents += events.length;

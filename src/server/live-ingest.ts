@@ -225,6 +225,7 @@ export class LiveIngest {
 
   /** The kept writer, opened again when the store's enrichment files changed since. */
   private async openWriter(): Promise<LakeWriter> {
+    if (this.closed) throw new HttpError(503, 'the server is shutting down; retry against the next one', { retryAfter: 1 });
     await ensureStore(this.db);
     const stamp = await enrichStamp(this.db);
     if (this.writer?.stamp === stamp) return this.writer.w;
@@ -240,9 +241,13 @@ export class LiveIngest {
     await w?.w.close();
   }
 
+  /** Set by close(): no writer is opened after it. */
+  private closed = false;
+
   /** Waits for what was accepted, then releases the writer (server shutdown). */
   async close(): Promise<void> {
     await this.drain();
+    this.closed = true;
     await this.closeWriter();
   }
 

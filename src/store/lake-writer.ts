@@ -243,9 +243,13 @@ export class LakeWriter {
   async close(): Promise<void> {
     const thread = this.thread;
     this.thread = undefined;
-    if (thread) await (await thread).close();
-    this.conn.closeSync();
-    this.instance.closeSync();
+    try {
+      if (thread) await (await thread).close();
+    } finally {
+      // Even when the writer thread failed to start or to stop: this instance is ours to free.
+      this.conn.closeSync();
+      this.instance.closeSync();
+    }
   }
 }
 

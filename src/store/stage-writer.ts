@@ -345,6 +345,8 @@ export class StageWriterThread implements StageSink {
       };
       worker.on('message', onMessage);
       worker.once('error', reject);
+      // A thread that ends before it is ready (no 'error' event) must not leave ingest waiting.
+      worker.once('exit', (code) => reject(new Error(`the Parquet writer thread exited (${code}) before it was ready`)));
     });
     return new StageWriterThread(worker);
   }
