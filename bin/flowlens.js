@@ -32,8 +32,15 @@ let main;
 if (process.env.FLOWLENS_FROM_SOURCE !== '1' && buildIsFresh()) {
   ({ main } = await import('../dist/main.mjs'));
 } else {
-  const { register } = await import('tsx/esm/api');
-  register();
+  let tsx;
+  try {
+    tsx = await import('tsx/esm/api');
+  } catch {
+    // An install without devDependencies has no tsx: it can only run a build.
+    process.stderr.write('flowlens: dist/ is missing or older than src/, and tsx is not installed to run the sources: run `npm run build:cli`\n');
+    process.exit(2);
+  }
+  tsx.register();
   ({ main } = await import('../src/cli/main.ts'));
 }
 process.exitCode = await main(process.argv);
