@@ -3,7 +3,8 @@
 // sources through tsx. One ESM entry per thread kind (the CLI and each worker's module),
 // shared code split into chunks, packages left to node_modules.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -14,7 +15,22 @@ const name = at > 0 ? process.argv[at + 1] : 'dist';
 if (!/^[\w.-]+$/.test(name)) throw new Error(`--outdir: a folder name under the project, not ${name}`);
 const outdir = `${root}${name}`;
 rmSync(outdir, { recursive: true, force: true });
-await build({
+
+// Every source file's modification time and size, taken before esbuild reads them: a file
+// saved while the build runs then no longer matches what inputs.json says was built.
+const before = new Map();
+(function walk(dir) {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) walk(p);
+    else if (/\.(ts|mjs|js|json)$/.test(e.name)) {
+      const st = statSync(p);
+      before.set(relative(root, p), [st.mtimeMs, st.size]);
+    }
+  }
+})(join(root, 'src'));
+
+const result = await build({
   absWorkingDir: root,
   entryPoints: {
     main: 'src/cli/main.ts',
@@ -32,5 +48,16 @@ await build({
   packages: 'external',
   define: { __FLOWLENS_BUNDLE__: 'true' },
   sourcemap: true,
+  metafile: true,
   logLevel: 'warning',
 });
+// What bin/flowlens.js checks before it runs this build: each input as it was when built.
+const inputs = {};
+for (const file of Object.keys(result.metafile.inputs)) {
+  const st = before.get(file) ?? (() => {
+    const s = statSync(join(root, file));
+    return [s.mtimeMs, s.size];
+  })();
+  inputs[file] = st;
+}
+writeFileSync(join(outdir, 'inputs.json'), JSON.stringify(inputs) + '\n');
