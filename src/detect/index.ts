@@ -339,19 +339,19 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
   };
 
   /**
-   * Evaluates the rules `only` accepts: a grain rule on the windows it owes (see `owed`), any
+   * Evaluates the rules `select` accepts: a grain rule on the windows it owes (see `owed`), any
    * other on the range's. A pass that is not the final one skips grain rules that owe nothing:
    * every window they hold was evaluated in the pass that loaded its rows, and an empty window
    * finds nothing (most rules select a small part of the traffic, so most passes skip most of
    * them). The final pass evaluates every rule on the range and what it owes, as a baseline's
    * verdict also moves with its history and the store's start.
    */
-  const pass = async (range: { from: number; to: number }, opt: { only?: (r: Rule) => boolean; final?: boolean } = {}) => {
+  const pass = async (range: { from: number; to: number }, opt: { select?: (r: Rule) => boolean; final?: boolean } = {}) => {
     const { p, store, notifiers } = await init();
     flowColumns = await describeFlows(store);
     dataStart = Math.min(dataStart ?? (await dataRange(store))?.[0] ?? range.from, range.from);
     grain ??= new GrainStore(store, () => flowColumns);
-    const selected = p.rules.filter((r) => !opt.only || opt.only(r));
+    const selected = opt.select ? p.rules.filter(opt.select) : p.rules;
     const incremental = selected.filter((r) => grain!.has(r));
     if (incremental.length) await updateGrain(store, p.rules.filter((r) => grain!.has(r)), incremental, range);
     const rules = opt.final ? selected : selected.filter((r) => !grain!.has(r) || owed.has(r));
@@ -362,7 +362,7 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
       ranges.set(r, !o ? range : opt.final ? { from: Math.min(range.from, o[0]), to: Math.max(range.to, o[1]) } : { from: o[0], to: o[1] });
       owed.delete(r);
     }
-    const only = (r: Rule) => rules.includes(r);
+    const chosen = new Set(rules);
     // The rest read the records: rules without a baseline a view over the files that may hold
     // their windows, baseline rules `flows`.
     const viewed = rules.filter((r) => !r.baseline && !grain!.has(r));
@@ -370,7 +370,7 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
     const source = grain.source();
     let events: AlertEvent[];
     try {
-      ({ events } = await detectRange(opts.db, store, p, range.from, range.to, flowColumns, dataStart, only, viewed.length ? RECENT_VIEW : undefined, (r) => (grain!.has(r) ? source : undefined), (r) => ranges.get(r)));
+      ({ events } = await detectRange(opts.db, store, p, range.from, range.to, flowColumns, dataStart, (r) => chosen.has(r), viewed.length ? RECENT_VIEW : undefined, (r) => (grain!.has(r) ? source : undefined), (r) => ranges.get(r)));
     } catch (err) {
       // A failed pass evaluated nothing for sure: its windows stay owed, and the next pass (or
       // the final one) evaluates them, even when no new rows come for those rules.
@@ -432,7 +432,7 @@ export function createStreamingDetector(opts: StreamingOptions): { onCommit(info
           const d = await dataRange(store);
           if (d) await pass({ from: d[0], to: d[1] }, { final: true });
         } else if (seen) {
-          await pass(seen, { only: (r) => r.baseline !== undefined, final: true });
+          await pass(seen, { select: (r) => r.baseline !== undefined, final: true });
         }
         for (const n of notifiers) await n.flush(2000);
       } catch (err) {

@@ -23,7 +23,7 @@ export async function readTextLines(input: Readable, gzip: boolean, sink: Source
   if (gzip) input.on('error', (err) => stream.destroy(err));
   try {
     for await (const data of stream as AsyncIterable<Buffer>) {
-      let buf: Buffer = data;
+      const buf: Buffer = data;
       let pos = 0;
       if (carry) {
         // Only the line cut at the chunk's start is joined: copying every chunk behind the
@@ -36,7 +36,6 @@ export async function readTextLines(input: Readable, gzip: boolean, sink: Source
         const joined = Buffer.concat([carry, data.subarray(0, nl + 1)]);
         carry = null;
         if (sink.line(joined, 0, joined.length - 1, ++lineNo)) await sink.flush();
-        buf = data;
         pos = nl + 1;
       }
       for (;;) {

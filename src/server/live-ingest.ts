@@ -77,6 +77,8 @@ export class LiveIngest {
    * per request cost a DuckDB instance and the enrichment files' loading each time.
    */
   private writer: { stamp: string; w: LakeWriter } | undefined;
+  /** Set by close(): no writer is opened after it. */
+  private closed = false;
   readonly stats = { requests: 0, commits: 0, rejected429: 0, lastCommitAt: undefined as string | undefined, lastError: undefined as string | undefined };
 
   constructor(
@@ -240,9 +242,6 @@ export class LiveIngest {
     this.writer = undefined;
     await w?.w.close();
   }
-
-  /** Set by close(): no writer is opened after it. */
-  private closed = false;
 
   /** Waits for what was accepted, then releases the writer (server shutdown). */
   async close(): Promise<void> {
