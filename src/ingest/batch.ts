@@ -94,6 +94,8 @@ export class ColumnBatch {
     this.extra = new Int32Array(this.unknownFields.length ? capacity : 0);
     this.day = new Int32Array(capacity);
     this.lineNo = new Float64Array(capacity);
+    for (const c of this.columns) unpin(c, ['i32', 'u8', 'i64', 'i64w', 'u32', 'valid', 'hasNull']);
+    unpin(this as ColumnBatch, ['extra', 'day', 'lineNo']);
   }
 
   get full(): boolean {
@@ -168,6 +170,21 @@ export class ColumnBatch {
       if (col.valid[i >> 3] & (1 << (i & 7))) counts[col.u8![i]]++;
     }
     return { ok: counts[0], nodata: counts[1], skipdata: counts[2] };
+  }
+}
+
+/**
+ * V8 compiles a field written only once (at construction) into optimised code as a constant;
+ * adopt() and setNull write these fields again mid-run, and every function that relied on them
+ * (the generated parser among them) was thrown away and optimised anew (seen with
+ * --trace-deopt). A second write of a different value now, before anything is optimised,
+ * makes them ordinary fields from the start.
+ */
+function unpin<T extends object>(o: T, keys: readonly (keyof T)[]): void {
+  for (const k of keys) {
+    const v = o[k];
+    (o as Record<keyof T, unknown>)[k] = v === null ? undefined : null;
+    o[k] = v;
   }
 }
 

@@ -12,7 +12,7 @@ export class ByteDict {
   private arena = new Uint8Array(4096);
   private used = 0;
   /** Distinct values; code c (1-based) is values[c - 1]. */
-  readonly values: string[] = [];
+  readonly values: string[] = stringArray();
 
   constructor(initialSlots = 1024) {
     this.table = new Int32Array(initialSlots);
@@ -164,4 +164,15 @@ function grow(a: Int32Array): Int32Array<ArrayBuffer> {
   const b = new Int32Array(a.length * 2);
   b.set(a);
   return b;
+}
+
+/**
+ * An empty array already of V8's "any element" kind: a fresh `[]` holds small integers until
+ * its first string, and optimised code that had only seen string arrays was thrown away at each
+ * new dictionary's first value (seen with --trace-deopt).
+ */
+function stringArray(): string[] {
+  const a = [''];
+  a.length = 0;
+  return a;
 }
