@@ -188,7 +188,7 @@ export async function ingestPaths(paths: readonly string[], opts: IngestOptions)
   const lanes = Math.max(1, Math.min(opts.concurrency ?? DEFAULT_CONCURRENCY, files.length));
   const threaded = opts.threads ?? (lanes > 1 && bytesTotal >= THREADED_BYTES);
   // Threads parse; this thread writes their batches (it has nothing else to do meanwhile).
-  const stage = threaded ? SharedStageWriter.open(`${RUN_MEMORY_MB}MB`, lanes) : undefined;
+  const stage = threaded ? SharedStageWriter.open(`${RUN_MEMORY_MB}MB`) : undefined;
   let next = 0;
   const lane = async () => {
     const run = stage

@@ -251,15 +251,20 @@ export interface StageSink {
  * main thread of a threaded ingest only hands out files and counts, so it answers DuckDB's
  * pulls at once, as a writer thread of its own did; and a run then starts no writer thread
  * per lane (measured: ~0.5 s of CPU each to start, its TypeScript loader thread included).
- * @example const w = await SharedStageWriter.open('768MB', 2); await w.write(job); await w.close()
+ *
+ * The instance has one thread: each COPY then runs on the thread that waits for it (libuv's,
+ * one per connection), side by side. With a second DuckDB thread, that thread often took a
+ * COPY's only task (its source, flowlens_stage, is single-threaded) while the waiting thread
+ * polled for work in a loop of mutex calls: measured on 5 M records, 15% of the run's CPU.
+ * @example const w = await SharedStageWriter.open('768MB'); await w.write(job); await w.close()
  */
 export class SharedStageWriter implements StageSink {
   private free: DuckDBConnection[] = [];
 
   private constructor(private readonly instance: DuckDBInstance) {}
 
-  static async open(memoryLimit: string, threads: number): Promise<SharedStageWriter> {
-    return new SharedStageWriter(await DuckDBInstance.create(':memory:', { threads: String(threads), preserve_insertion_order: 'false', memory_limit: memoryLimit }));
+  static async open(memoryLimit: string): Promise<SharedStageWriter> {
+    return new SharedStageWriter(await DuckDBInstance.create(':memory:', { threads: '1', preserve_insertion_order: 'false', memory_limit: memoryLimit }));
   }
 
   async write(job: StageJob): Promise<StageResult> {
