@@ -115,6 +115,9 @@ if (!skipBaseline) {
   console.log(`  DuckDB read_csv → in-memory table             ${inMemory.toFixed(2)} s   ${rate(inMemory)} records/s`);
   console.log(`  DuckDB read_csv → table in a database file    ${onDisk.toFixed(2)} s   ${rate(onDisk)} records/s`);
   console.log(`  ratio vs read_csv → database file (target >= 1): ${(onDisk / ours.seconds).toFixed(2)}`);
+  // read_csv is timed inside a running process; ingest's own clock likewise leaves out the
+  // process start, and the rollup build that follows the ingest (rollup_seconds).
+  console.log(`  the same, by ingest's own clock (no process start, no rollup build, ${summary.rollup_seconds} s): ${(onDisk / summary.seconds).toFixed(2)}`);
   console.log(`  ratio vs read_csv → in-memory table:             ${(inMemory / ours.seconds).toFixed(2)}`);
 }
 console.log(`  targets: >= 1,000,000 records/s: ${records / ours.seconds >= 1e6 ? 'met' : 'NOT met'}; <= 1 GB RSS: ${ours.peakMb <= 1024 ? 'met' : 'NOT met'}`);
