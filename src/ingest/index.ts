@@ -274,7 +274,8 @@ export async function ingestStream(input: Readable, name: string, opts: IngestOp
     })(),
   );
   const enricher = opts.writer ? opts.writer.enricher : await runEnricher(opts);
-  const writer = opts.writer ?? (await LakeWriter.open(opts.db, { enricher }));
+  // One DuckDB thread: a stream's batches are all staged (one task per COPY), see live-ingest.ts.
+  const writer = opts.writer ?? (await LakeWriter.open(opts.db, { enricher, threads: 1 }));
   // A kept writer's enricher counts every call's records: this call's ratio is the difference.
   const covered = enricher ? { ...enricher.coverage } : undefined;
   const total = zeroCounts();

@@ -232,7 +232,10 @@ export class LiveIngest {
     const stamp = await enrichStamp(this.db);
     if (this.writer?.stamp === stamp) return this.writer.w;
     await this.closeWriter();
-    const w = await LakeWriter.open(this.db, { enricher: await loadEnricher(this.db) });
+    // One DuckDB thread: it only writes parsed batches (flowlens_stage, one task per COPY),
+    // and a second thread made each small request's write slower (60 chunks of 5,000 records:
+    // 0.37 vs 0.27 s).
+    const w = await LakeWriter.open(this.db, { enricher: await loadEnricher(this.db), threads: 1 });
     this.writer = { stamp, w };
     return w;
   }
