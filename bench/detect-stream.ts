@@ -98,7 +98,8 @@ for (;;) {
   await new Promise((r) => setTimeout(r, 1000));
   metrics = await (await fetch(`${server.url}/metrics`)).text();
   const count = Number(metrics.match(/^flowlens_detection_latency_seconds_count (\S+)/m)?.[1] ?? 0);
-  const commits = Number(metrics.match(/^flowlens_records_stored_total\{[^}]*\} (\S+)/m)?.[1] ?? 0);
+  // One series per ingest route: their sum.
+  const commits = [...metrics.matchAll(/^flowlens_ingest_records_stored_total\{[^}]*\} (\S+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
   still = count === last ? still + 1 : 0;
   last = count;
   process.stderr.write(`evaluated commits ${count}, stored records ${commits}\n`);
