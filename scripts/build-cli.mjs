@@ -39,9 +39,22 @@ const requireHere = createRequire(import.meta.url);
 const requireCjs = {
   name: 'require-cjs',
   setup(b) {
-    b.onResolve({ filter: /^@duckdb\/node-(api|bindings)$/ }, (args) => ({ path: args.path, namespace: 'require-cjs' }));
+    const loaded = new Map();
+    b.onResolve({ filter: /^@duckdb\/node-(api|bindings)$/ }, (args) => {
+      // Where DuckDB's native binary cannot load (another platform's node_modules, optional
+      // packages left out), the build still succeeds and imports the package as before.
+      if (!loaded.has(args.path)) {
+        try {
+          loaded.set(args.path, requireHere(args.path));
+        } catch {
+          loaded.set(args.path, undefined);
+        }
+      }
+      return loaded.get(args.path) ? { path: args.path, namespace: 'require-cjs' } : undefined;
+    });
     b.onLoad({ filter: /.*/, namespace: 'require-cjs' }, (args) => {
-      const names = Object.keys(requireHere(args.path)).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n));
+      // Enumerable names only: @duckdb/node-bindings has none (it is used as a default import).
+      const names = Object.keys(loaded.get(args.path)).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n));
       const lines = [
         `import { createRequire } from 'node:module';`,
         `const m = createRequire(import.meta.url)(${JSON.stringify(args.path)});`,

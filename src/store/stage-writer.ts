@@ -252,8 +252,8 @@ export interface StageSink {
  * pulls at once, as a writer thread of its own did; and a run then starts no writer thread
  * per lane (measured: ~0.5 s of CPU each to start, its TypeScript loader thread included).
  *
- * The instance has one thread: each COPY then runs on the thread that waits for it (libuv's,
- * one per connection), side by side. With a second DuckDB thread, that thread often took a
+ * The instance has one thread: each COPY then runs on the (libuv pool) thread that waits for
+ * it, so the lanes' COPYs, one per connection, run side by side. With a second DuckDB thread, that thread often took a
  * COPY's only task (its source, flowlens_stage, is single-threaded) while the waiting thread
  * polled for work in a loop of mutex calls: measured on 5 M records, 15% of the run's CPU.
  * @example const w = await SharedStageWriter.open('768MB'); await w.write(job); await w.close()
