@@ -65,7 +65,13 @@ export class ColumnBatch {
   constructor(
     readonly fields: readonly string[],
     readonly capacity: number,
+    /**
+     * Arrays in SharedArrayBuffers: a writer in another thread reads them in place, where
+     * ArrayBuffers would have to be transferred there and back (`buffers`, `adopt`).
+     */
+    shared = false,
   ) {
+    const mem = (bytes: number): ArrayBuffer => (shared ? (new SharedArrayBuffer(bytes) as unknown as ArrayBuffer) : new ArrayBuffer(bytes));
     this.columns = [];
     this.unknownFields = [];
     // Every address column shares one dictionary: a batch's distinct addresses are then one
@@ -77,25 +83,30 @@ export class ColumnBatch {
         this.unknownFields.push(name);
         continue;
       }
-      const i64 = def.kind === 'bigint' ? new BigInt64Array(capacity) : undefined;
+      const i64 = def.kind === 'bigint' ? new BigInt64Array(mem(8 * capacity)) : undefined;
       this.columns.push({
         def,
         kind: def.kind,
-        i32: new Int32Array(def.kind === 'int' || def.kind === 'addr' || def.kind === 'string' ? capacity : 0),
-        u8: def.kind === 'action' || def.kind === 'status' ? new Uint8Array(capacity) : undefined,
+        i32: new Int32Array(mem(def.kind === 'int' || def.kind === 'addr' || def.kind === 'string' ? 4 * capacity : 0)),
+        u8: def.kind === 'action' || def.kind === 'status' ? new Uint8Array(mem(capacity)) : undefined,
         i64,
         i64w: i64 ? new Uint32Array(i64.buffer) : undefined,
-        u32: def.kind === 'addr' ? new Uint32Array(capacity) : undefined,
-        valid: new Uint8Array(Math.ceil(capacity / 8)).fill(0xff),
+        u32: def.kind === 'addr' ? new Uint32Array(mem(4 * capacity)) : undefined,
+        valid: new Uint8Array(mem(Math.ceil(capacity / 8))).fill(0xff),
         hasNull: false,
         dict: def.kind === 'addr' ? addrDict : def.kind === 'string' ? new ByteDict() : undefined,
       });
     }
-    this.extra = new Int32Array(this.unknownFields.length ? capacity : 0);
-    this.day = new Int32Array(capacity);
-    this.lineNo = new Float64Array(capacity);
+    this.extra = new Int32Array(mem(this.unknownFields.length ? 4 * capacity : 0));
+    this.day = new Int32Array(mem(4 * capacity));
+    this.lineNo = new Float64Array(mem(8 * capacity));
     for (const c of this.columns) unpin(c, ['i32', 'u8', 'i64', 'i64w', 'u32', 'valid', 'hasNull']);
     unpin(this as ColumnBatch, ['extra', 'day', 'lineNo']);
+  }
+
+  /** Whether the arrays live in SharedArrayBuffers (see the constructor). */
+  get shared(): boolean {
+    return typeof SharedArrayBuffer !== 'undefined' && this.day.buffer instanceof SharedArrayBuffer;
   }
 
   get full(): boolean {

@@ -174,10 +174,12 @@ export class LakeWriter {
     // Another thread writes the rest: the batch's own memory moves there too (a copy of a
     // 262,144-row batch's columns cost ~40 ms), lent for the write and handed back after, when
     // the batch is whole again; until then it is `detached`.
-    const lent = batch.buffers();
+    // A batch in shared memory is read there in place, and stays whole.
+    const shared = batch.shared;
+    const lent = shared ? [] : batch.buffers();
     const sink = this.stage ?? (await (this.thread ??= StageWriterThread.start(this.memoryLimit)));
-    const r = await sink.write({ ...job, lent }, [...new Set([...transfer, ...lent])]);
-    if (r.lent?.length === lent.length) batch.adopt(r.lent);
+    const r = await sink.write(shared ? job : { ...job, lent }, [...new Set([...transfer, ...lent])]);
+    if (!shared && r.lent?.length === lent.length) batch.adopt(r.lent);
     return r.files;
   }
 

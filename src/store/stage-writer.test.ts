@@ -60,4 +60,40 @@ describe('stage writer', () => {
       inst.closeSync();
     }
   });
+
+  it('reads columns in shared memory (a batch another thread parsed into) as its own', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'flowlens-stage-'));
+    mkdirSync(join(root, 'tmp'));
+    const inst = await DuckDBInstance.create(':memory:', { threads: '1' });
+    const conn = await inst.connect();
+    try {
+      const n = 5003;
+      const d = day('2023-11-14');
+      const bytes = new BigInt64Array(new SharedArrayBuffer(8 * n));
+      const days = new Int32Array(new SharedArrayBuffer(4 * n)).fill(d);
+      // Every fifth row NULL, across vector boundaries and into the last partial byte.
+      const valid = new Uint8Array(new SharedArrayBuffer(Math.ceil(n / 8) + 1));
+      for (let i = 0; i < n; i++) {
+        bytes[i] = BigInt(i * 7);
+        if (i % 5) valid[i >> 3] |= 1 << (i & 7);
+      }
+      const files = await writeJob(conn, {
+        root,
+        chunkId: 's-0',
+        rows: n,
+        staged: [
+          { name: 'bytes', type: 'BIGINT', data: bytes, valid },
+          { name: 'date', type: 'DATE', data: days },
+        ],
+        values: [],
+        select: 'SELECT s.bytes AS bytes, s."date" AS "date" FROM flowlens_stage($id) s',
+        compression: 'zstd',
+      });
+      const rows = (await conn.runAndReadAll(`SELECT bytes FROM read_parquet('${join(root, files[0])}', hive_partitioning = false)`)).getRows();
+      expect(rows.map((r) => r[0])).toEqual(Array.from({ length: n }, (_, i) => (i % 5 ? BigInt(i * 7) : null)));
+    } finally {
+      conn.closeSync();
+      inst.closeSync();
+    }
+  });
 });

@@ -158,6 +158,19 @@ function offer(staged: Staged[], values: (readonly string[])[], rows: number): n
   return id;
 }
 
+/** Where a slice of shared memory is copied for DuckDB, which takes only ArrayBuffers. */
+const SCRATCH = new Uint8Array(CHUNK_ROWS * 8);
+
+/**
+ * A slice of `buffer` as DuckDB's copy functions take it: an ArrayBuffer as is, a
+ * SharedArrayBuffer's bytes copied into SCRATCH first (used before the next call).
+ */
+function plain(buffer: ArrayBufferLike, offset: number, length: number): [ArrayBuffer, number, number] {
+  if (buffer instanceof ArrayBuffer) return [buffer, offset, length];
+  SCRATCH.set(new Uint8Array(buffer, offset, length));
+  return [SCRATCH.buffer, 0, length];
+}
+
 /** The raw connection handle behind the friendly API (needed for table functions). */
 function rawConnection(conn: DuckDBConnection): duckdb.Connection {
   return (conn as unknown as { connection: duckdb.Connection }).connection;
@@ -189,10 +202,10 @@ function registerStageFunction(conn: DuckDBConnection): void {
       const { data, valid } = batch.columns[c];
       const width = data.BYTES_PER_ELEMENT;
       const vector = duckdb.data_chunk_get_vector(out, c);
-      duckdb.copy_data_to_vector(vector, 0, data.buffer as ArrayBuffer, data.byteOffset + off * width, rows * width);
+      duckdb.copy_data_to_vector(vector, 0, ...plain(data.buffer, data.byteOffset + off * width, rows * width));
       if (valid) {
         duckdb.vector_ensure_validity_writable(vector);
-        duckdb.copy_data_to_vector_validity(vector, 0, valid.buffer as ArrayBuffer, valid.byteOffset + off / 8, Math.ceil(rows / 8));
+        duckdb.copy_data_to_vector_validity(vector, 0, ...plain(valid.buffer, valid.byteOffset + off / 8, Math.ceil(rows / 8)));
       }
     }
     duckdb.data_chunk_set_size(out, rows);
