@@ -21,22 +21,21 @@ import { ByteDict } from './byte-dict.ts';
 export interface BatchColumn {
   readonly def: FieldDef;
   readonly kind: FieldKind;
-  // The arrays are replaced only by ColumnBatch.adopt (their memory back from a writer thread).
-  i32: Int32Array;
-  u8?: Uint8Array;
-  i64?: BigInt64Array;
+  readonly i32: Int32Array;
+  readonly u8?: Uint8Array;
+  readonly i64?: BigInt64Array;
   /** The same memory as i64 seen as (lo, hi) 32-bit words: no BigInt per value. */
-  i64w?: Uint32Array;
-  u32?: Uint32Array;
+  readonly i64w?: Uint32Array;
+  readonly u32?: Uint32Array;
   /** Validity of the value (int, bigint, action, status) or of u32 (addr). */
-  valid: Uint8Array;
+  readonly valid: Uint8Array;
   hasNull: boolean;
   /** string / addr: raw-bytes dictionary; code c is dict.values[c - 1]. */
   readonly dict?: ByteDict;
 }
 
-// A batch's memory is transferred between threads (ColumnBatch.buffers), which detaches
-// ArrayBuffers. The first detach in a thread makes V8 throw away every optimised function that
+// Enrichment columns are transferred to the writing thread, which detaches ArrayBuffers. The
+// first detach in a thread makes V8 throw away every optimised function that
 // reads typed arrays (it had assumed none is ever detached) and optimise each again (seen with
 // --trace-deopt: seven functions at once, the parser's generated code among them, 100-200 ms of
 // TurboFan). Detaching one buffer as this module loads, before anything is hot, settles that
@@ -53,13 +52,13 @@ export class ColumnBatch {
   /** Unknown fields of the format, kept per row as JSON text in `extra`. */
   readonly unknownFields: string[];
   /** `extra` JSON per row as a dictionary code (0 = none); values by code-1 in extraValues. */
-  extra: Int32Array;
+  readonly extra: Int32Array;
   readonly extraValues: string[] = [];
   readonly extraCodes = new Map<string, number>();
   /** The record's UTC day (days since 1970-01-01), the partition key. */
-  day: Int32Array;
+  readonly day: Int32Array;
   /** Input line number of each row (for diagnostics). */
-  lineNo: Float64Array;
+  readonly lineNo: Float64Array;
   length = 0;
 
   constructor(
@@ -67,7 +66,7 @@ export class ColumnBatch {
     readonly capacity: number,
     /**
      * Arrays in SharedArrayBuffers: a writer in another thread reads them in place, where
-     * ArrayBuffers would have to be transferred there and back (`buffers`, `adopt`).
+     * ArrayBuffers would have to be copied or moved there.
      */
     shared = false,
   ) {
@@ -100,60 +99,19 @@ export class ColumnBatch {
     this.extra = new Int32Array(mem(this.unknownFields.length ? 4 * capacity : 0));
     this.day = new Int32Array(mem(4 * capacity));
     this.lineNo = new Float64Array(mem(8 * capacity));
-    for (const c of this.columns) unpin(c, ['i32', 'u8', 'i64', 'i64w', 'u32', 'valid', 'hasNull']);
-    unpin(this as ColumnBatch, ['extra', 'day', 'lineNo']);
-  }
-
-  /** Whether the arrays live in SharedArrayBuffers (see the constructor). */
-  get shared(): boolean {
-    return typeof SharedArrayBuffer !== 'undefined' && this.day.buffer instanceof SharedArrayBuffer;
+    // V8 compiles a field written only once (at construction) into optimised code as a
+    // constant; setNull writes `hasNull` again mid-run, and every function that relied on it
+    // (the generated parser among them) was thrown away and optimised anew (seen with
+    // --trace-deopt). A second write now, before anything is optimised, makes it an ordinary
+    // field from the start.
+    for (const c of this.columns) {
+      c.hasNull = true;
+      c.hasNull = false;
+    }
   }
 
   get full(): boolean {
     return this.length >= this.capacity;
-  }
-
-  /**
-   * True once the batch's arrays were transferred to another thread (a writer took them
-   * instead of a copy): it cannot be reused.
-   */
-  get detached(): boolean {
-    return this.capacity > 0 && this.day.buffer.byteLength === 0;
-  }
-
-  /**
-   * Every array's memory, in a fixed order: a writer in another thread borrows it (transferred,
-   * not copied) and hands it back for `adopt`, so a run reuses its batches instead of making
-   * (and page-faulting in) a new one per chunk.
-   */
-  buffers(): ArrayBuffer[] {
-    const out: ArrayBuffer[] = [];
-    for (const c of this.columns) {
-      out.push(c.i32.buffer as ArrayBuffer, c.valid.buffer as ArrayBuffer);
-      if (c.u8) out.push(c.u8.buffer as ArrayBuffer);
-      if (c.i64) out.push(c.i64.buffer as ArrayBuffer);
-      if (c.u32) out.push(c.u32.buffer as ArrayBuffer);
-    }
-    out.push(this.extra.buffer as ArrayBuffer, this.day.buffer as ArrayBuffer, this.lineNo.buffer as ArrayBuffer);
-    return out;
-  }
-
-  /** Takes back the memory `buffers()` lent (same order); the batch is usable again. */
-  adopt(b: readonly ArrayBuffer[]): void {
-    let k = 0;
-    for (const c of this.columns) {
-      c.i32 = new Int32Array(b[k++]);
-      c.valid = new Uint8Array(b[k++]);
-      if (c.u8) c.u8 = new Uint8Array(b[k++]);
-      if (c.i64) {
-        c.i64 = new BigInt64Array(b[k++]);
-        c.i64w = new Uint32Array(c.i64.buffer);
-      }
-      if (c.u32) c.u32 = new Uint32Array(b[k++]);
-    }
-    this.extra = new Int32Array(b[k++]);
-    this.day = new Int32Array(b[k++]);
-    this.lineNo = new Float64Array(b[k++]);
   }
 
   /** Empties the batch for reuse; dictionaries restart too. */
@@ -181,21 +139,6 @@ export class ColumnBatch {
       if (col.valid[i >> 3] & (1 << (i & 7))) counts[col.u8![i]]++;
     }
     return { ok: counts[0], nodata: counts[1], skipdata: counts[2] };
-  }
-}
-
-/**
- * V8 compiles a field written only once (at construction) into optimised code as a constant;
- * adopt() and setNull write these fields again mid-run, and every function that relied on them
- * (the generated parser among them) was thrown away and optimised anew (seen with
- * --trace-deopt). A second write of a different value now, before anything is optimised,
- * makes them ordinary fields from the start.
- */
-function unpin<T extends object>(o: T, keys: readonly (keyof T)[]): void {
-  for (const k of keys) {
-    const v = o[k];
-    (o as Record<keyof T, unknown>)[k] = v === null ? undefined : null;
-    o[k] = v;
   }
 }
 

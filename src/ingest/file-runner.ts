@@ -3,7 +3,7 @@ import { parentPort, workerData, type Worker } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
 import type { Coverage, Enricher } from '../enrich/enricher.ts';
 import { LakeWriter } from '../store/lake-writer.ts';
-import type { StageJob, StageResult, StageSink } from '../store/stage-writer.ts';
+import type { StageJob, StageSink } from '../store/stage-writer.ts';
 import { UserError } from '../util/errors.ts';
 import { startWorker } from '../util/runtime.ts';
 import type { CommitInfo } from './index.ts';
@@ -143,7 +143,7 @@ interface WorkerSetup {
   lanes: number;
 }
 
-type ToWorker = { seq: number; job?: Omit<FileJob, 'settle'>; close?: boolean } | { staged: number; files?: string[]; lent?: ArrayBuffer[]; error?: string };
+type ToWorker = { seq: number; job?: Omit<FileJob, 'settle'>; close?: boolean } | { staged: number; files?: string[]; error?: string };
 type FromWorker =
   | { ready: true }
   | { bytes: number }
@@ -171,8 +171,7 @@ export class FileWorker implements FileRunner {
         else if ('stage' in m) {
           const id = m.stage;
           stage.write(m.job).then(
-            // The batch's memory goes back to the worker that parses into it.
-            (r) => worker.postMessage({ staged: id, files: r.files, lent: r.lent } satisfies ToWorker, r.lent ?? []),
+            (files) => worker.postMessage({ staged: id, files } satisfies ToWorker),
             (err: unknown) => worker.postMessage({ staged: id, error: (err as Error).message } satisfies ToWorker),
           );
         } else {
@@ -244,7 +243,7 @@ async function serve(setup: WorkerSetup): Promise<void> {
     bytes = 0;
   };
   // Parsed batches are written by the main thread (SharedStageWriter), answered by id.
-  const staging = new Map<number, { resolve: (r: StageResult) => void; reject: (e: Error) => void }>();
+  const staging = new Map<number, { resolve: (files: string[]) => void; reject: (e: Error) => void }>();
   let stageIds = 0;
   const stage: StageSink = {
     write: (job, transfer = []) =>
@@ -261,7 +260,7 @@ async function serve(setup: WorkerSetup): Promise<void> {
       const w = staging.get(m.staged);
       staging.delete(m.staged);
       if (m.error !== undefined) w?.reject(new Error(m.error));
-      else w?.resolve({ files: m.files ?? [], lent: m.lent });
+      else w?.resolve(m.files ?? []);
       return;
     }
     queue = queue.then(async () => {

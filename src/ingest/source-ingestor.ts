@@ -47,9 +47,9 @@ export class ChunkPipeline {
     return b;
   }
 
-  /** Gives back a batch nobody uses any more (one a writer still holds is `detached`). */
+  /** Gives back a batch nobody uses any more. */
   give(batch: ColumnBatch): void {
-    if (batch.detached || batch.capacity !== this.batchRows) return;
+    if (batch.capacity !== this.batchRows) return;
     const key = batch.fields.join(' ');
     const list = this.spare.get(key) ?? [];
     // Two per format serve a lane: one parsing, one being written.
@@ -158,8 +158,6 @@ export class SourceIngestor {
       this.parser.useBatch(this.pipeline.take(batch.fields));
       const entry = this.entry;
       const pipeline = this.pipeline;
-      // Read before the write: a writer in another thread may take the batch's arrays.
-      const range = startRange(batch);
       await pipeline.submit(async () => {
         const files = batch.length > 0 ? await pipeline.writer.writeChunk(batch, chunkId, entry.fingerprint) : [];
         await writeQuarantine(pipeline.root, chunkId, quarantined);
@@ -170,7 +168,7 @@ export class SourceIngestor {
         entry.skipdata += counts.skipdata;
         entry.quarantined += counts.quarantined;
         await writeLedger(pipeline.root, { ...entry });
-        await pipeline.onCommit?.({ source: entry.source, file: files[0], records: counts.records, quarantined: counts.quarantined, ...range });
+        await pipeline.onCommit?.({ source: entry.source, file: files[0], records: counts.records, quarantined: counts.quarantined, ...startRange(batch) });
         pipeline.give(batch);
       });
     }

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { onlyDay, writeJob, type StageJob } from './stage-writer.ts';
 
@@ -24,6 +24,20 @@ function job(root: string, chunkId: string, days: number[]): StageJob {
   };
 }
 
+/** Runs `fn` with a scratch store folder and a one-thread DuckDB connection, closed after. */
+async function withStore(fn: (root: string, conn: DuckDBConnection) => Promise<void>): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'flowlens-stage-'));
+  mkdirSync(join(root, 'tmp'));
+  const inst = await DuckDBInstance.create(':memory:', { threads: '1' });
+  const conn = await inst.connect();
+  try {
+    await fn(root, conn);
+  } finally {
+    conn.closeSync();
+    inst.closeSync();
+  }
+}
+
 describe('stage writer', () => {
   it('knows when every row of a job falls on one day', () => {
     const d = day('2023-11-14');
@@ -34,12 +48,8 @@ describe('stage writer', () => {
     expect(onlyDay(job('', 'x', [day('0000-06-01')]))).toBeUndefined();
   });
 
-  it('writes a one-day job and a two-day job into the same layout, rows intact', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'flowlens-stage-'));
-    mkdirSync(join(root, 'tmp'));
-    const inst = await DuckDBInstance.create(':memory:', { threads: '1' });
-    const conn = await inst.connect();
-    try {
+  it('writes a one-day job and a two-day job into the same layout, rows intact', () =>
+    withStore(async (root, conn) => {
       const d = day('2023-11-14');
       const one = await writeJob(conn, job(root, 'a-0', Array.from({ length: 5003 }, () => d)));
       const two = await writeJob(conn, job(root, 'b-0', Array.from({ length: 5003 }, (_, i) => (i < 3000 ? d : d + 1))));
@@ -55,18 +65,10 @@ describe('stage writer', () => {
       const cols = async (f: string) => (await conn.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet('${join(root, f)}', hive_partitioning = false)`)).getRows().map((r) => r[0]);
       expect(await cols(one[0])).toEqual(await cols(two[0]));
       expect((await read(two[0])).length + (await read(two[1])).length).toBe(5003);
-    } finally {
-      conn.closeSync();
-      inst.closeSync();
-    }
-  });
+    }));
 
-  it('reads columns in shared memory (a batch another thread parsed into) as its own', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'flowlens-stage-'));
-    mkdirSync(join(root, 'tmp'));
-    const inst = await DuckDBInstance.create(':memory:', { threads: '1' });
-    const conn = await inst.connect();
-    try {
+  it('reads columns in shared memory (a batch another thread parsed into) as its own', () =>
+    withStore(async (root, conn) => {
       const n = 5003;
       const d = day('2023-11-14');
       const bytes = new BigInt64Array(new SharedArrayBuffer(8 * n));
@@ -91,9 +93,5 @@ describe('stage writer', () => {
       });
       const rows = (await conn.runAndReadAll(`SELECT bytes FROM read_parquet('${join(root, files[0])}', hive_partitioning = false)`)).getRows();
       expect(rows.map((r) => r[0])).toEqual(Array.from({ length: n }, (_, i) => (i % 5 ? BigInt(i * 7) : null)));
-    } finally {
-      conn.closeSync();
-      inst.closeSync();
-    }
-  });
+    }));
 });

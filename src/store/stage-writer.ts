@@ -42,17 +42,6 @@ export interface StageJob {
   /** `SELECT ... FROM flowlens_stage($id) s`, with `$id` standing for the batch id. */
   select: string;
   compression: string;
-  /**
-   * Memory the job's arrays live in, lent by the batch they came from: a writer in another
-   * thread hands it back with the answer (StageResult.lent), so the batch can be reused.
-   */
-  lent?: ArrayBuffer[];
-}
-
-/** A written job: the store-relative files it placed, and the memory it borrowed. */
-export interface StageResult {
-  files: string[];
-  lent?: ArrayBuffer[];
 }
 
 /** YYYY-MM-DD of a day number (days since 1970-01-01, UTC). */
@@ -251,11 +240,8 @@ export async function writeJob(conn: DuckDBConnection, job: StageJob): Promise<s
 
 /** Where a LakeWriter sends the batches it does not write itself. */
 export interface StageSink {
-  /**
-   * Writes a job; `transfer` buffers move instead of being copied (unused by the caller after,
-   * except the job's `lent` memory, which comes back in the result).
-   */
-  write(job: StageJob, transfer?: ArrayBuffer[]): Promise<StageResult>;
+  /** Writes a job; `transfer` buffers move instead of being copied (unused by the caller after). */
+  write(job: StageJob, transfer?: ArrayBuffer[]): Promise<string[]>;
 }
 
 /**
@@ -266,8 +252,8 @@ export interface StageSink {
  * per lane (measured: ~0.5 s of CPU each to start, its TypeScript loader thread included).
  *
  * The instance has one thread: each COPY then runs on the (libuv pool) thread that waits for
- * it, so the lanes' COPYs, one per connection, run side by side. With a second DuckDB thread, that thread often took a
- * COPY's only task (its source, flowlens_stage, is single-threaded) while the waiting thread
+ * it, so the lanes' COPYs, one per connection, run side by side. With a second DuckDB thread,
+ * that thread often took a COPY's only task (its source, flowlens_stage, is single-threaded) while the waiting thread
  * polled for work in a loop of mutex calls: measured on 5 M records, 15% of the run's CPU.
  * @example const w = await SharedStageWriter.open('768MB'); await w.write(job); await w.close()
  */
@@ -280,10 +266,10 @@ export class SharedStageWriter implements StageSink {
     return new SharedStageWriter(await DuckDBInstance.create(':memory:', { threads: '1', preserve_insertion_order: 'false', memory_limit: memoryLimit }));
   }
 
-  async write(job: StageJob): Promise<StageResult> {
+  async write(job: StageJob): Promise<string[]> {
     const conn = this.free.pop() ?? (await this.instance.connect());
     try {
-      return { files: await writeJob(conn, job), lent: job.lent };
+      return await writeJob(conn, job);
     } finally {
       this.free.push(conn);
     }
@@ -311,10 +297,7 @@ async function serve(opts: { memoryLimit: string }): Promise<void> {
         return;
       }
       try {
-        const files = await writeJob(conn, m.job!);
-        // The batch's memory goes back to the thread that parses into it.
-        const lent = m.job!.lent ?? [];
-        parentPort!.postMessage({ seq: m.seq, files, lent }, lent);
+        parentPort!.postMessage({ seq: m.seq, files: await writeJob(conn, m.job!) });
       } catch (err) {
         parentPort!.postMessage({ seq: m.seq, error: (err as Error).message });
       }
@@ -331,16 +314,16 @@ if (parentPort && (workerData as { stageWriter?: boolean } | undefined)?.stageWr
  */
 export class StageWriterThread implements StageSink {
   private seq = 0;
-  private waiting = new Map<number, { resolve: (r: StageResult) => void; reject: (e: Error) => void }>();
+  private waiting = new Map<number, { resolve: (files: string[]) => void; reject: (e: Error) => void }>();
   private failure: Error | undefined;
 
   private constructor(private readonly worker: Worker) {
-    worker.on('message', (m: { seq?: number; files?: string[]; lent?: ArrayBuffer[]; error?: string }) => {
+    worker.on('message', (m: { seq?: number; files?: string[]; error?: string }) => {
       if (m.seq === undefined) return;
       const w = this.waiting.get(m.seq);
       this.waiting.delete(m.seq);
       if (m.error !== undefined) w?.reject(new Error(m.error));
-      else w?.resolve({ files: m.files ?? [], lent: m.lent });
+      else w?.resolve(m.files ?? []);
     });
     const fail = (err: Error) => {
       this.failure = err;
@@ -373,7 +356,7 @@ export class StageWriterThread implements StageSink {
    * Writes a job; resolves with the store-relative files it placed. Buffers in `transfer` move
    * to the thread instead of being copied (the caller must not use them afterwards).
    */
-  write(job: StageJob, transfer: ArrayBuffer[] = []): Promise<StageResult> {
+  write(job: StageJob, transfer: ArrayBuffer[] = []): Promise<string[]> {
     if (this.failure) return Promise.reject(this.failure);
     const seq = ++this.seq;
     return new Promise((resolve, reject) => {
