@@ -1,6 +1,4 @@
-import { createReadStream } from 'node:fs';
 import { parentPort, workerData, type Worker } from 'node:worker_threads';
-import type { Readable } from 'node:stream';
 import type { Coverage, Enricher } from '../enrich/enricher.ts';
 import { LakeWriter } from '../store/lake-writer.ts';
 import type { StageJob, StageSink } from '../store/stage-writer.ts';
@@ -9,7 +7,7 @@ import { startWorker } from '../util/runtime.ts';
 import type { CommitInfo } from './index.ts';
 import { writeLedger, writeQuarantine, type LedgerEntry } from './ledger.ts';
 import { ingestParquet } from './parquet-input.ts';
-import { readCloudWatchJson, readTextLines } from './readers.ts';
+import { fileChunks, readCloudWatchJson, readTextLines } from './readers.ts';
 import { sniff, type SourceKind } from './sources.ts';
 import { ChunkPipeline, SourceIngestor, addCounts, zeroCounts, type Counts } from './source-ingestor.ts';
 
@@ -47,8 +45,8 @@ export function newEntry(fp: string, source: string, bytes: number): LedgerEntry
   return { fingerprint: fp, source, bytes, chunks: 0, lines: 0, done: false, records: 0, ok: 0, nodata: 0, skipdata: 0, quarantined: 0, startedAt: new Date().toISOString() };
 }
 
-/** Feeds a text, gzip or CloudWatch JSON stream to an ingestor. */
-export async function readSource(input: Readable, kind: SourceKind, ingestor: SourceIngestor, onBytes: (n: number) => void): Promise<void> {
+/** Feeds a text, gzip or CloudWatch JSON byte stream to an ingestor. */
+export async function readSource(input: AsyncIterable<Uint8Array>, kind: SourceKind, ingestor: SourceIngestor, onBytes: (n: number) => void): Promise<void> {
   if (kind === 'json' || kind === 'json-gzip') await readCloudWatchJson(input, kind === 'json-gzip', ingestor, onBytes);
   else await readTextLines(input, kind === 'gzip', ingestor, onBytes);
 }
@@ -86,7 +84,7 @@ async function ingestFile(
   }
   const ingestor = new SourceIngestor(pipeline, entry, fields, known?.lines ?? 0);
   addCounts(added, { records: entry.records, ok: entry.ok, nodata: entry.nodata, skipdata: entry.skipdata, quarantined: entry.quarantined });
-  await readSource(createReadStream(path, { highWaterMark: 1 << 20 }), kind, ingestor, onBytes);
+  await readSource(fileChunks(path), kind, ingestor, onBytes);
   await ingestor.finish();
   addCounts(added, ingestor.counts);
   return { added, records: entry.records };
