@@ -154,10 +154,13 @@ export class SourceIngestor {
       addCounts(this.counts, counts);
       this.entry.chunks++;
       const line = this.lastLine;
-      // Swap in a second batch so the next lines parse while this one is written.
-      this.parser.useBatch(this.pipeline.take(batch.fields));
       const entry = this.entry;
       const pipeline = this.pipeline;
+      // Swap in a second batch so the next lines parse while this one is written. The write
+      // before this one is waited for first (submit would wait for it anyway): it gives its
+      // batch back, so a lane cycles two batches, not three (each ~22 MB the kernel faults in).
+      await pipeline.drain();
+      this.parser.useBatch(pipeline.take(batch.fields));
       await pipeline.submit(async () => {
         const files = batch.length > 0 ? await pipeline.writer.writeChunk(batch, chunkId, entry.fingerprint) : [];
         await writeQuarantine(pipeline.root, chunkId, quarantined);
