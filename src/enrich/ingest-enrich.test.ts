@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emulate } from '../fabric/emulate.ts';
 import { DEFAULT_TOPOLOGY_PATH } from '../fabric/topology.ts';
@@ -144,6 +145,32 @@ describe('enrichment at ingest', () => {
     ]);
     expect(await rows(db, 'SELECT count(*) AS n FROM flows')).toEqual([{ n: CASES.length + 1 }]);
   }, 60_000);
+});
+
+describe('enrichment columns NULL throughout a chunk', () => {
+  it('are left out of its file, and read as NULL through the views (no inventory: no names)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flowlens-enrich-null-'));
+    writeFileSync(join(dir, 'flows.log'), fixture());
+    const db = join(dir, 'store');
+    await ingestPaths([join(dir, 'flows.log')], { db });
+    const part = readdirSync(join(db, 'flows')).find((p) => p !== 'date=1970-01-01')!;
+    const file = join(db, 'flows', part, readdirSync(join(db, 'flows', part))[0]);
+    // The file itself (read by DuckDB directly): the columns with values, none of the names.
+    const inst = await DuckDBInstance.create(':memory:');
+    const conn = await inst.connect();
+    const cols = (await conn.runAndReadAll(`SELECT name FROM parquet_schema('${file.replace(/'/g, "''")}')`)).getRows().map((r) => String(r[0]));
+    conn.closeSync();
+    inst.closeSync();
+    expect(cols).toEqual(expect.arrayContaining(['direction', 'peer_kind', 'dst_asn', 'dst_country', 'cost_usd']));
+    // src_as_name: the chunk's AS names include 8.8.8.8's, but no source address has one.
+    for (const c of ['src_name', 'dst_owner', 'src_vpc', 'dst_subnet', 'src_tags', 'src_asn', 'src_as_name']) expect(cols).not.toContain(c);
+    // The views: every enrichment column, NULL where the file has none.
+    const [described] = await rows(db, `SELECT list(column_name) AS cols FROM (DESCRIBE SELECT * FROM flows)`);
+    for (const c of ENRICH_COLUMNS) expect(described.cols as string[]).toContain(c.column);
+    const [n] = await rows(db, `SELECT count(*) AS all_rows, count(src_name) + count(dst_owner) + count(src_vpc) + count(src_as_name) AS named, count(dst_asn) AS with_asn FROM flows`);
+    // Two destinations have an AS: 8.8.8.8 and 52.95.128.179 (Amazon).
+    expect(n).toEqual({ all_rows: CASES.length + 1, named: 0, with_asn: 2 });
+  });
 });
 
 describe('coverage on the fabric', () => {
