@@ -51,6 +51,15 @@ describe('flowlens ingest / sql on the command line', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ records: 20 });
   });
 
+  it('reads stdin with - beside files and folders, and sums both in one summary', () => {
+    const store = join(dir, 'mixed-store');
+    const r = flowlens(['ingest', join(dir, 'a.log'), '-', '--db', store, '--format', 'json'], gzipSync(lines(20).replace(/10\.1\.0\.1/g, '10.2.0.2')));
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ files: 2, records: 70, ok: 70, quarantined: 1, duplicates: 0 });
+    const c = flowlens(['sql', "SELECT count(*) FILTER (WHERE dstaddr = '10.2.0.2') AS stdin, count(*) AS n FROM flows", '--db', store, '--format', 'json']);
+    expect(JSON.parse(c.stdout)).toEqual([{ stdin: 20, n: 70 }]);
+  });
+
   it.each([
     ['table', /^\s*n\n-+\n\s*50\n\(1 row\)\n$/],
     ['csv', /^n\n50\n$/],

@@ -14,7 +14,7 @@ interface Opts {
   detect?: boolean;
 }
 
-/** `flowlens ingest PATH...`: files, folders (recursive, S3 layout) or `-` for stdin. */
+/** `flowlens ingest PATH...`: files, folders (recursive, S3 layout) and/or `-` for stdin. */
 export function define(cmd: Command): void {
   addCommonOptions(cmd)
     .argument('<paths...>', 'files (.log, .log.gz, .parquet, CloudWatch JSON), folders, or - for stdin')
@@ -31,14 +31,45 @@ export function define(cmd: Command): void {
       if (detector) Object.assign(common, { onCommit: detector.onCommit });
       let summary: IngestSummary;
       try {
-        if (paths.length === 1 && paths[0] === '-') summary = await ingestStream(process.stdin, 'stdin', common);
-        else summary = await ingestPaths(paths.filter((p) => p !== '-'), common);
+        // `-` (stdin) may come with files and folders: those first, then stdin (read once).
+        const files = paths.filter((p) => p !== '-');
+        const fromFiles = files.length ? await ingestPaths(files, common) : undefined;
+        const fromStdin = paths.includes('-') ? await ingestStream(process.stdin, 'stdin', common) : undefined;
+        summary = fromFiles && fromStdin ? addSummaries(fromFiles, fromStdin) : (fromFiles ?? fromStdin)!;
       } finally {
         onProgress?.stop();
         await detector?.stop();
       }
       printSummary(summary, opts.format);
     });
+}
+
+/** Two runs' summaries as one (files and stdin in one command). */
+export function addSummaries(a: IngestSummary, b: IngestSummary): IngestSummary {
+  const sum = (k: 'files' | 'duplicates' | 'skipped_files' | 'resumed_files' | 'records' | 'ok' | 'nodata' | 'skipdata' | 'quarantined') => a[k] + b[k];
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  // The unattributed share of both, weighted by each run's records.
+  const ratio =
+    a.unattributed_ratio === null || b.unattributed_ratio === null
+      ? (a.unattributed_ratio ?? b.unattributed_ratio)
+      : a.records + b.records
+        ? round((a.unattributed_ratio * a.records + b.unattributed_ratio * b.records) / (a.records + b.records))
+        : 0;
+  return {
+    ...a,
+    files: sum('files'),
+    duplicates: sum('duplicates'),
+    skipped_files: sum('skipped_files'),
+    resumed_files: sum('resumed_files'),
+    records: sum('records'),
+    ok: sum('ok'),
+    nodata: sum('nodata'),
+    skipdata: sum('skipdata'),
+    quarantined: sum('quarantined'),
+    seconds: round(a.seconds + b.seconds),
+    rollup_seconds: round(a.rollup_seconds + b.rollup_seconds),
+    unattributed_ratio: ratio,
+  };
 }
 
 function printSummary(s: IngestSummary, format: OutputFormat): void {

@@ -70,9 +70,13 @@ async function ingestFile(
   const kind = await sniff(path);
   if (kind === 'parquet') {
     const chunkId = `${fp}-0`;
-    const { counts, quarantine } = await ingestParquet(writer, path, fp, chunkId).catch((err: unknown) => {
-      throw new UserError(`${path}: cannot read as Parquet: ${(err as Error).message}`, { cause: err });
-    });
+    // A file DuckDB cannot read (damaged, truncated, not flow logs) is quarantined as a whole,
+    // like a damaged gzip, and the run goes on. Nothing of it was placed: a chunk's files are
+    // renamed into the store only after its COPY succeeded.
+    const { counts, quarantine } = await ingestParquet(writer, path, fp, chunkId).catch((err: unknown) => ({
+      counts: { ...zeroCounts(), quarantined: 1 },
+      quarantine: [{ line: 0, reason: `not a readable flow log Parquet file: ${duckMessage(err)}` }],
+    }));
     await writeQuarantine(db, chunkId, quarantine.map((q) => ({ source: path, ...q })));
     Object.assign(entry, { chunks: 1, done: true, finishedAt: new Date().toISOString() });
     for (const k of ['records', 'ok', 'nodata', 'skipdata', 'quarantined'] as const) entry[k] = counts[k];
@@ -88,6 +92,14 @@ async function ingestFile(
   await ingestor.finish();
   addCounts(added, ingestor.counts);
   return { added, records: entry.records };
+}
+
+/** A DuckDB error's first line without its query context ("LINE 1: ..." and the SQL). */
+function duckMessage(err: unknown): string {
+  return String((err as Error)?.message ?? err)
+    .split('\n')[0]
+    .replace(/^[A-Za-z ]+ Error: /, '')
+    .slice(0, 300);
 }
 
 /** DuckDB memory for a run, shared by its lanes. */

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -215,6 +215,33 @@ describe('shapes a user holds', () => {
       [null, null, 'vpc-9', 'NODATA'],
     ]);
     expect(q.rows).toEqual([[2n, 'srcaddr: expected an IPv4 or IPv6 address']]);
+  });
+
+  it('quarantines a Parquet file it cannot read (damaged, or not flow logs) as a whole, and the run goes on', async () => {
+    const dir = tempDir();
+    const duck = await DuckDBInstance.create(':memory:');
+    const conn = await duck.connect();
+    await conn.run(`COPY (SELECT 2 AS version, 'eni-1' AS interface_id, '10.0.0.1' AS srcaddr, range AS packets FROM range(5000)) TO '${join(dir, 'whole.parquet')}' (FORMAT parquet)`);
+    await conn.run(`COPY (SELECT 1 AS a, 'x' AS b) TO '${join(dir, 'other.parquet')}' (FORMAT parquet)`);
+    conn.closeSync();
+    duck.closeSync();
+    const whole = readFileSync(join(dir, 'whole.parquet'));
+    writeFileSync(join(dir, 'cut.parquet'), whole.subarray(0, Math.floor(whole.length / 2)));
+    rmSync(join(dir, 'whole.parquet'));
+    writeFileSync(join(dir, 'good.log'), v2Lines(300));
+    const db = join(dir, 'db');
+    const s = await ingestPaths([dir], { db });
+    expect(s).toMatchObject({ files: 3, records: 300, quarantined: 2 });
+    const store = await openStore(db);
+    const q = await store.query('SELECT source, line, reason FROM quarantine ORDER BY source');
+    const n = await store.query('SELECT count(*) FROM flows');
+    await store.close();
+    expect(n.rows).toEqual([[300n]]);
+    expect(q.rows.map((r) => [String(r[0]).split('/').pop(), r[1]])).toEqual([['cut.parquet', 0n], ['other.parquet', 0n]]);
+    for (const r of q.rows) {
+      expect(String(r[2])).toMatch(/^not a readable flow log Parquet file: /);
+      expect(String(r[2])).not.toMatch(/\n|SELECT/);
+    }
   });
 
   it('keeps the good lines of a truncated gzip and quarantines the damage', async () => {
