@@ -244,6 +244,29 @@ describe('shapes a user holds', () => {
     }
   });
 
+  it('reads header-less lines of an all-fields format (CloudWatch Logs, Firehose) by their version and field count', async () => {
+    const dir = tempDir();
+    // Version 5, all 29 fields in order (the VPC console's "all fields" format), no header line.
+    const v5 = (i: number) =>
+      `5 123456789010 eni-0a1b2c3d4e5f60001 10.0.1.${i} 10.0.2.7 4${i}000 5432 6 10 840 ${1_700_000_000 + i} ${1_700_000_060 + i} ACCEPT OK ` +
+      `vpc-0a1b2c3d subnet-0a1b2c3d i-0a1b2c3d4e5f60001 19 IPv4 10.0.1.${i} 10.0.2.7 us-east-1 use1-az1 - - - - ingress 1`;
+    writeFileSync(join(dir, 'v5.log'), [1, 2, 3].map(v5).join('\n') + '\n');
+    const events = [4, 5].map((i) => ({ timestamp: (1_700_000_000 + i) * 1000, message: v5(i) }));
+    writeFileSync(join(dir, 'cw.json'), JSON.stringify({ events }));
+    // The default format and a file with a header line are read as before.
+    writeFileSync(join(dir, 'v2.log'), v2Lines(4).split('\n').slice(1).join('\n'));
+    const db = join(dir, 'db');
+    const s = await ingestPaths([dir], { db });
+    expect(s).toMatchObject({ files: 3, records: 9, quarantined: 0 });
+    const store = await openStore(db);
+    const r = await store.query(`SELECT count(*), count(vpc_id), count(DISTINCT traffic_path), min(tcp_flags) FROM flows`);
+    await store.close();
+    expect(r.rows).toEqual([[9n, 5n, 1n, 19]]);
+    // A format given on the command line is not second-guessed.
+    const given = await ingestPaths([join(dir, 'v5.log')], { db: join(dir, 'db2'), logFormat: '${version} ${account-id} ${interface-id}' });
+    expect(given).toMatchObject({ records: 0, quarantined: 3 });
+  });
+
   it('keeps the good lines of a truncated gzip and quarantines the damage', async () => {
     const dir = tempDir();
     const gz = gzipSync(v2Lines(5000));

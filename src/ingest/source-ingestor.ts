@@ -1,4 +1,5 @@
-import { parseHeaderLine } from '../schema/format.ts';
+import { DEFAULT_FIELDS } from '../schema/columns.ts';
+import { inferLogFormat, parseFormatString, parseHeaderLine } from '../schema/format.ts';
 import type { LakeWriter } from '../store/lake-writer.ts';
 import { ColumnBatch } from './batch.ts';
 import type { CommitInfo } from './index.ts';
@@ -104,15 +105,43 @@ export class SourceIngestor {
     private readonly resumeAfter = 0,
   ) {
     this.parser = new LineParser(fields, pipeline.batchRows, true, pipeline.take(fields));
+    this.mayInfer = fields.join(' ') === DEFAULT_FIELDS.join(' ');
+  }
+
+  /** Settles the format at the first data line (a header line settles it too, in parse). */
+  private inferFormat(buf: Uint8Array, s: number, e: number): void {
+    const c = buf[s];
+    // A header line (a field name first) or a blank line does not decide.
+    if (s >= e || (c - 97) >>> 0 < 26 || c === 32 || c === 9 || c === 13) {
+      if ((c - 97) >>> 0 < 26) this.mayInfer = false;
+      return;
+    }
+    this.mayInfer = false;
+    const format = inferLogFormat(Buffer.prototype.latin1Slice.call(buf, s, Math.min(e, s + 4096)) as string);
+    // The batch is empty still (no data line before this one): switch without a flush.
+    if (format && this.parser.batch.length === 0) {
+      const old = this.parser.batch;
+      this.parser.useBatch(this.pipeline.take(parseFormatString(format)));
+      this.pipeline.give(old);
+    }
   }
 
   get name(): string {
     return this.entry.source;
   }
 
+  /**
+   * Whether the source's first data line may still choose its format: lines in the default
+   * format (no header yet, no other format given) with another version's field count, as
+   * CloudWatch Logs and Firehose deliver them (no header line), are read in the "all fields up
+   * to version N" format their version and field count name (inferLogFormat).
+   */
+  private mayInfer: boolean;
+
   /** Handles one line; returns true when the caller must `await flush()` before the next. */
   line(buf: Uint8Array, s: number, e: number, lineNo: number): boolean {
     this.lastLine = lineNo;
+    if (this.mayInfer) this.inferFormat(buf, s, e);
     if (lineNo <= this.resumeAfter) {
       // Already committed: only a header can matter (it sets the format of later lines).
       const c = buf[s];

@@ -1,4 +1,4 @@
-import { DEFAULT_FIELDS, fieldByName } from './columns.ts';
+import { DEFAULT_FIELDS, FIELDS, fieldByName } from './columns.ts';
 
 /** A user error in a format string, with the 1-based column where it went wrong. */
 export class FormatError extends Error {
@@ -64,3 +64,21 @@ export function parseHeaderLine(line: string): string[] | undefined {
 }
 
 export { DEFAULT_FIELDS };
+
+/** Fields AWS has not given a version number; never part of an "all fields" format. */
+const UNVERSIONED = new Set(['resource-id', 'encryption-status']);
+
+/**
+ * The format of header-less lines (Firehose and CloudWatch Logs deliver no header): the "all
+ * fields up to version N" format when the first line's version and field count say so (what
+ * the VPC console offers); undefined for anything else (the default format, or a custom one
+ * that only a format string can name).
+ * @example inferLogFormat('5 123456789010 eni-1 ...29 fields') // '${version} ${account-id} ... ${traffic-path}'
+ */
+export function inferLogFormat(firstLine: string): string | undefined {
+  const tokens = firstLine.trim().split(/\s+/);
+  const v = Number(tokens[0]);
+  if (!Number.isInteger(v) || v < 2 || v > 8) return undefined;
+  const fields = FIELDS.filter((f) => f.version <= v && !UNVERSIONED.has(f.field)).map((f) => f.field);
+  return fields.length === tokens.length && v > 2 ? toFormatString(fields) : undefined;
+}

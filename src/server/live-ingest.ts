@@ -6,27 +6,9 @@ import { enrichStamp, loadEnricher } from '../enrich/index.ts';
 import { DEFAULT_BATCH_ROWS, ingestStream, type CommitInfo, type IngestSummary } from '../ingest/index.ts';
 import { ensureStore } from '../store/layout.ts';
 import { LakeWriter } from '../store/lake-writer.ts';
-import { FIELDS } from '../schema/columns.ts';
-import { parseFormatString, parseHeaderLine, toFormatString } from '../schema/format.ts';
+import { inferLogFormat, parseFormatString, parseHeaderLine } from '../schema/format.ts';
 import { HttpError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
-
-/** Fields AWS has not given a version number; never part of an "all fields" format. */
-const UNVERSIONED = new Set(['resource-id', 'encryption-status']);
-
-/**
- * The format of header-less lines (Firehose delivers no header): the one given, else the
- * "all fields up to version N" format when the first line's version and field count say so
- * (what the VPC console offers), else the default format.
- * @example inferLogFormat('5 123456789010 eni-1 ...29 fields') // '${version} ${account-id} ... ${traffic-path}'
- */
-export function inferLogFormat(firstLine: string): string | undefined {
-  const tokens = firstLine.trim().split(/\s+/);
-  const v = Number(tokens[0]);
-  if (!Number.isInteger(v) || v < 2 || v > 8) return undefined;
-  const fields = FIELDS.filter((f) => f.version <= v && !UNVERSIONED.has(f.field)).map((f) => f.field);
-  return fields.length === tokens.length && v > 2 ? toFormatString(fields) : undefined;
-}
 
 /** Position of the `end` field in lines of this format, for the processing-latency histogram. */
 function endIndex(fields: readonly string[] | undefined): number {

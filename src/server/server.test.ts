@@ -6,7 +6,7 @@ import { openStore } from '../store/index.ts';
 import { UserError } from '../util/errors.ts';
 import { buildServer, startServer } from './index.ts';
 import { limitSql } from './query-service.ts';
-import { inferLogFormat } from './live-ingest.ts';
+import { inferLogFormat } from '../schema/format.ts';
 import { emulatedStore, type Fixture } from './test-fixture.ts';
 
 let fx: Fixture;
