@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { UserError } from '../util/errors.ts';
+import { UserError, jsonError } from '../util/errors.ts';
 import { PrefixTable } from './prefix-table.ts';
 
 /**
@@ -38,7 +38,7 @@ export function parseIpRanges(text: string, file: string): AwsRanges {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new UserError(`${file}: not JSON (${(err as Error).message})`, { cause: err });
+    throw jsonError(file, text, err);
   }
   const r = IpRangesDoc.safeParse(json);
   if (!r.success) {

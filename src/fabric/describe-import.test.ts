@@ -54,4 +54,16 @@ describe('aws ec2 describe-* import', () => {
     writeFileSync(join(dir, 'subnets.json'), JSON.stringify(subnets));
     await expect(loadTopology(dir)).rejects.toThrow(/subnets\.json: Subnets\[1\]: vpcs\[0\]\.subnets\[1\]\.cidr: 10\.20\.0\.0\/23 overlaps subnet subnet-0a0a0a0a0a0a0a0a1/);
   });
+
+  it('names the line and column of broken JSON in a describe-* file, and of broken topology YAML', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flowlens-desc-json-'));
+    cpSync(DIR, dir, { recursive: true });
+    writeFileSync(join(dir, 'subnets.json'), '{\n  "Subnets": [\n    { "SubnetId": "subnet-1", }\n  ]\n}\n');
+    await expect(loadTopology(dir)).rejects.toThrow(/subnets\.json:3:\d+: not JSON \(/);
+    writeFileSync(join(dir, 'subnets.json'), '{\n  "Subnets": [\n');
+    await expect(loadTopology(dir)).rejects.toThrow(/subnets\.json:2:\d+: not JSON \(Unexpected end of JSON input\)/);
+    const yaml = join(dir, 'bad.yaml');
+    writeFileSync(yaml, 'account: "111111111111"\nregion: us-east-1\nvpcs:\n  - id: vpc-1\n     cidr: 10.0.0.0/16\n');
+    await expect(loadTopology(yaml)).rejects.toThrow(/bad\.yaml:4:9: Nested mappings/);
+  });
 });

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from '../util/errors.ts';
+import { UserError, jsonError } from '../util/errors.ts';
 import { INTERFACE_TYPES, type TopologyDocIn } from './config.ts';
 
 /**
@@ -54,10 +54,11 @@ export function importDescribeDir(dir: string): { doc: TopologyDocIn; file: stri
   for (const name of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
     const file = join(dir, name);
     let json: Json;
+    const text = readFileSync(file, 'utf8');
     try {
-      json = JSON.parse(readFileSync(file, 'utf8'));
+      json = JSON.parse(text);
     } catch (err) {
-      throw new UserError(`${file}: not JSON (${(err as Error).message})`, { cause: err });
+      throw jsonError(file, text, err);
     }
     for (const k of KEYS) {
       if (!Array.isArray(json[k])) continue;

@@ -84,7 +84,8 @@ export async function loadTopology(source?: string | object): Promise<Topology> 
   const yamlDoc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (yamlDoc.errors.length > 0) {
     const e = yamlDoc.errors[0];
-    throw new UserError(`${path}: line ${e.linePos?.[0].line ?? '?'}: ${e.message.split('\n')[0]}`, { cause: e });
+    const at = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
+    throw new UserError(`${path}:${at.line}:${at.col}: ${e.message.split('\n')[0]}`, { cause: e });
   }
   const lineOf: LineOf = (p) => {
     for (let n = p.length; n > 0; n--) {
