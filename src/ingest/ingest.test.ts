@@ -105,6 +105,21 @@ GROUP BY srcaddr, dstaddr, dstport, action ORDER BY total_bytes DESC LIMIT 20;`)
     expect(Object.fromEntries(types.rows)).toEqual({ version: 'INTEGER', srcport: 'INTEGER', protocol: 'BIGINT', packets: 'BIGINT', traffic_path: 'INTEGER' });
   });
 
+  it('runs the Presto functions of AWS\'s Athena flow log examples (from_unixtime, to_iso8601, day_of_week, approx_distinct)', async () => {
+    // From AWS's examples: rejected TCP by day of week, and SSH with ISO start and end times.
+    const byDay = await store.query(`SELECT day_of_week("date") AS day, "date", interface_id, srcaddr, action, protocol
+FROM vpc_flow_logs WHERE action = 'REJECT' AND protocol = 6 LIMIT 100`);
+    // The docs' REJECT record: 172.31.9.69 on 2014-12-14 (a Sunday: 7 in ISO numbering).
+    expect(byDay.rows.map((r) => [r[0], r[3]])).toContainEqual([7n, '172.31.9.69']);
+    const ssh = await store.query(`SELECT interface_id, srcaddr, action, protocol, to_iso8601(from_unixtime(start)) AS start_time, to_iso8601(from_unixtime("end")) AS end_time
+FROM vpc_flow_logs WHERE dstaddr = '172.31.16.21' AND dstport = 22 LIMIT 10`);
+    expect(ssh.rows).toEqual([['eni-1235b8ca123456789', '172.31.16.139', 'ACCEPT', 6n, '2014-12-14T04:06:50.000Z', '2014-12-14T04:07:50.000Z']]);
+    const distinct = await store.query(`SELECT approx_distinct(srcaddr), to_unixtime(from_unixtime(1418530010)), to_iso8601(from_iso8601_timestamp('2014-12-14T04:06:50Z')) FROM vpc_flow_logs`);
+    expect(distinct.rows[0][1]).toBe(1418530010);
+    expect(distinct.rows[0][2]).toBe('2014-12-14T04:06:50.000Z');
+    expect(Number(distinct.rows[0][0])).toBeGreaterThan(2);
+  });
+
   it('adds nothing when the same files are ingested again', async () => {
     const again = await ingestPaths([join(dir, 'AWSLogs')], { db });
     expect(again).toMatchObject({ files: 2, records: 0, duplicates: 7, skipped_files: 2 });

@@ -4,6 +4,7 @@ import { DuckDBInstance, type DuckDBConnection, type DuckDBPreparedStatement, ty
 import { UserError } from '../util/errors.ts';
 import { athenaViewSql, emptyFlowsDdl, ipv4NumberSql } from './schema-sql.ts';
 import { sqlString } from './sql-text.ts';
+import { ATHENA_FUNCTIONS } from './athena-functions.ts';
 import { SCHEMA_FILE, STORE_MARKER } from './layout.ts';
 import { ROLLUP_DIMS, ROLLUP_LEVELS, freshRollupDays, hasRollups, rollupView, storedDays } from './rollups.ts';
 import { rollupRelationSql } from '../query/rollup.ts';
@@ -73,6 +74,8 @@ export async function openStore(path: string, opts: { threads?: number; memoryLi
       `FROM read_parquet(${sqlString(flowsGlob)}, hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE})`,
   );
   await conn.run(athenaViewSql('flows'));
+  // Presto functions AWS's Athena examples use, so those queries run unchanged.
+  for (const sql of ATHENA_FUNCTIONS) await conn.run(sql);
   // Rollup views, when the store has its rollup anchors (stores from before rollups do not),
   // and flows_summary(lo, hi): the hourly rollup where fresh, the records elsewhere.
   if (hasRollups(root)) {
