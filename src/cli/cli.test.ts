@@ -81,12 +81,26 @@ describe('flowlens ingest / sql on the command line', () => {
     ['SELECT 1; DROP VIEW flows', /exactly one SQL statement/],
     ["SELECT * FROM read_parquet('x.parquet')", /table function read_parquet\(\) is not allowed|read-only: Cannot access file/],
     [`SELECT * FROM read_parquet('${db}/flows/*/*.parquet')`, /table function read_parquet\(\) is not allowed/],
+    ['WITH x AS (SELECT * FROM flows) INSERT INTO flows SELECT * FROM x', /read-only: only SELECT queries are allowed here \(this is an INSERT statement\)/],
+    ['', /no SQL given/],
+    ['selec count(*) from flows', /^flowlens: SQL syntax: syntax error at or near "selec"$/m],
   ])('refuses %s with a one-line error and exit code 2', (sql, message) => {
     const r = flowlens(['sql', sql, '--db', db]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(existsSync('/tmp/flowlens-x.csv')).toBe(false);
+  });
+
+  it('keeps every column of a result in JSON, repeated names included', () => {
+    const r = flowlens(['sql', 'SELECT 1 AS a, 2 AS a, 3 AS a_1', '--db', db, '--format', 'json']);
+    expect(JSON.parse(r.stdout)).toEqual([{ a: 1, a_1: 2, a_1_1: 3 }]);
+  });
+
+  it('reports a command-line mistake on one line', () => {
+    const r = flowlens(['sql', 'SELECT 1', '--db', db, '--fromat', 'json']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^flowlens: unknown option '--fromat' \(Did you mean --format\?\) \(run with --help for usage\)\n$/);
   });
 
   it('says what to do when there is no store', () => {

@@ -32,7 +32,11 @@ export function addCommonOptions(cmd: Command, opts: { format?: boolean } = {}):
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('flowlens')
     .description('VPC Flow Logs end to end: emulate, ingest, store, query, detect, explain')
-    .showHelpAfterError('(run with --help for usage)')
+    // Argument mistakes are one line too, like every other error: commander's own text ("error:
+    // ...", a suggestion on the next line) joined after the program's name, with the hint.
+    .configureOutput({
+      outputError: (str, write) => write(`flowlens: ${str.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim()} (run with --help for usage)\n`),
+    })
     .exitOverride();
   const wanted = argv[2];
   for (const c of COMMANDS) {

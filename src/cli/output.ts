@@ -54,8 +54,23 @@ export function renderResult(rs: ResultSet, format: OutputFormat): string {
 
 export function rowObject(columns: string[], row: unknown[]): Record<string, unknown> {
   const o: Record<string, unknown> = {};
-  columns.forEach((c, i) => (o[c] = jsonValue(row[i])));
+  uniqueKeys(columns).forEach((c, i) => (o[c] = jsonValue(row[i])));
   return o;
+}
+
+/**
+ * Column names as distinct object keys: a repeated name gets `_1`, `_2`, ... (as DuckDB names
+ * the columns of a table made from such a query), so JSON loses no column.
+ * @example uniqueKeys(['a', 'a', 'b']) // ['a', 'a_1', 'b']
+ */
+export function uniqueKeys(columns: readonly string[]): string[] {
+  const taken = new Set<string>();
+  return columns.map((c) => {
+    let k = c;
+    for (let n = 1; taken.has(k); n++) k = `${c}_${n}`;
+    taken.add(k);
+    return k;
+  });
 }
 
 function renderTable(rs: ResultSet): string {

@@ -6,8 +6,12 @@ import { UserError } from '../util/errors.ts';
  * its views); nothing that reads files or the network.
  */
 const ALLOWED_TABLE_FUNCTIONS = new Set(['range', 'generate_series', 'unnest', 'json_each', 'json_tree', 'flows_summary']);
-/** Statements that can start a query. */
-const QUERY_KEYWORDS = new Set(['SELECT', 'WITH', 'FROM', 'VALUES', 'EXPLAIN', 'DESCRIBE', 'SHOW', 'SUMMARIZE', 'TABLE', 'PIVOT', 'UNPIVOT']);
+/** Statements that change something: refused by name before DuckDB parses them. */
+const WRITE_KEYWORDS = new Set([
+  'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'TRUNCATE', 'CREATE', 'DROP', 'ALTER', 'COPY', 'ATTACH', 'DETACH', 'USE',
+  'INSTALL', 'LOAD', 'SET', 'RESET', 'PRAGMA', 'CALL', 'EXPORT', 'IMPORT', 'VACUUM', 'CHECKPOINT', 'FORCE',
+  'BEGIN', 'START', 'COMMIT', 'ROLLBACK', 'ABORT', 'END', 'PREPARE', 'EXECUTE', 'DEALLOCATE', 'GRANT', 'REVOKE', 'COMMENT', 'UPSERT', 'REPLACE',
+]);
 /** Scalar functions that would reveal the host. */
 const DENIED_FUNCTIONS = new Set(['getenv', 'current_setting', 'read_text', 'read_blob']);
 
@@ -20,17 +24,25 @@ const DENIED_FUNCTIONS = new Set(['getenv', 'current_setting', 'read_text', 'rea
 export async function checkReadOnly(conn: DuckDBConnection, sql: string): Promise<void> {
   // A first look at the leading keyword gives the clearest message for the common mistakes
   // (INSERT into a view would otherwise fail with a binder error about the view).
+  if (!sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\/|;/g, '').trim()) throw new UserError('no SQL given: write a SELECT over flows, vpc_flow_logs or quarantine');
   const keyword = /^[\s(]*(?:--[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*([A-Za-z]+)/.exec(sql)?.[1]?.toUpperCase();
-  if (keyword && !QUERY_KEYWORDS.has(keyword)) {
-    throw new UserError(`read-only: only SELECT queries are allowed here (this is a ${keyword} statement)`);
-  }
+  // Any other first word (a typo: "selec") is left to DuckDB's parser, which says where.
+  if (keyword && WRITE_KEYWORDS.has(keyword)) throw notAQuery(keyword);
   let extracted;
   try {
     extracted = await conn.extractStatements(sql);
   } catch (err) {
-    throw new UserError(`SQL syntax: ${firstLine(err)}`, { cause: err });
+    throw new UserError(`SQL syntax: ${firstLine(err).replace(/^Failed to extract statements: (Parser Error: )?/, '')}`, { cause: err });
   }
   if (extracted.count !== 1) throw new UserError(`expected exactly one SQL statement, found ${extracted.count}`);
+  // A write behind a WITH ("WITH x AS (...) INSERT ...") is refused as one, before DuckDB's
+  // binder would say something about the view it writes to.
+  if (keyword === 'WITH') {
+    const write = /\b(INSERT|UPDATE|DELETE|MERGE)\b/i.exec(sql)?.[1];
+    const probe = await conn.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR)', [sql]);
+    const serialized = JSON.parse(String(probe.getRows()[0][0])) as { error?: boolean; error_message?: string };
+    if (serialized.error && write && /SELECT/i.test(serialized.error_message ?? '')) throw notAQuery(write.toUpperCase());
+  }
   let prepared;
   try {
     prepared = await extracted.prepare(0);
@@ -40,7 +52,7 @@ export async function checkReadOnly(conn: DuckDBConnection, sql: string): Promis
   }
   const type = prepared.statementType;
   if (type !== StatementType.SELECT && type !== StatementType.EXPLAIN) {
-    throw new UserError(`read-only: only SELECT queries are allowed here (this is a ${StatementType[type] ?? 'non-query'} statement)`);
+    throw notAQuery(StatementType[type] ?? 'non-query');
   }
   if (type === StatementType.EXPLAIN) return;
   const reader = await conn.runAndReadAll('SELECT json_serialize_sql($1::VARCHAR)', [sql]);
@@ -61,6 +73,11 @@ export async function checkReadOnly(conn: DuckDBConnection, sql: string): Promis
       throw new UserError(`read-only: function ${String(node.function_name)}() is not allowed`);
     }
   });
+}
+
+/** The refusal of a statement that is not a query ("this is an INSERT statement"). */
+function notAQuery(kind: string): UserError {
+  return new UserError(`read-only: only SELECT queries are allowed here (this is ${/^[AEIOU]/i.test(kind) ? 'an' : 'a'} ${kind} statement)`);
 }
 
 function walk(value: unknown, visit: (node: Record<string, unknown>) => void): void {
