@@ -94,4 +94,20 @@ describe('stage writer', () => {
       const rows = (await conn.runAndReadAll(`SELECT bytes FROM read_parquet('${join(root, files[0])}', hive_partitioning = false)`)).getRows();
       expect(rows.map((r) => r[0])).toEqual(Array.from({ length: n }, (_, i) => (i % 5 ? BigInt(i * 7) : null)));
     }));
+
+  it('reuses its ENUM arrays from chunk to chunk without carrying a value or a NULL over', () =>
+    withStore(async (root, conn) => {
+      const d = day('2023-11-14');
+      // Same row count (same pooled arrays): first every row valid, then NULLs where the first
+      // had values, then valid again where the second had NULLs; each read back exactly.
+      const n = 4099;
+      const patterns = [(i: number) => (i % 2) + 1, (i: number) => (i % 4 === 1 ? 0 : 2), (i: number) => (i % 4 === 1 ? 1 : 0)];
+      for (const [k, code] of patterns.entries()) {
+        const j = job(root, `p-${k}`, Array.from({ length: n }, () => d));
+        j.staged[1] = { name: 'action', type: 'DICT', data: Int32Array.from({ length: n }, (_, i) => code(i)), dict: 0 };
+        const [file] = await writeJob(conn, j);
+        const got = (await conn.runAndReadAll(`SELECT action::VARCHAR FROM read_parquet('${join(root, file)}', hive_partitioning = false) ORDER BY bytes`)).getRows().map((r) => r[0]);
+        expect(got).toEqual(Array.from({ length: n }, (_, i) => [null, 'ACCEPT', 'REJECT'][code(i)]));
+      }
+    }));
 });
