@@ -267,6 +267,26 @@ describe('flowlens demo', () => {
   });
 });
 
+describe('flowlens demo --db --format json', () => {
+  it('puts its store where --db says (new or empty only) and prints its answers as one JSON object', { timeout: 240_000 }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flowlens-demo-json-'));
+    const db = join(dir, 'mystore');
+    const r = flowlens(['demo', '--dir', join(dir, 'work'), '--db', db, '--duration', '10m', '--no-serve', '--format', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    const o = JSON.parse(r.stdout);
+    expect(o.store).toBe(db);
+    expect(o.records).toBeGreaterThan(0);
+    expect(o.answers.map((a: { title: string }) => a.title)).toContain('Alerts by rule');
+    expect(o.answers[0].rows[0]).toHaveProperty('numRejections');
+    expect(r.stderr).toMatch(/1\/4 emulating/);
+    expect(existsSync(join(db, 'flows'))).toBe(true);
+    // A store with data is never the demo's to fill.
+    const again = flowlens(['demo', '--dir', join(dir, 'work'), '--db', db, '--no-serve']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/^flowlens: --db .* is not empty/);
+  });
+});
+
 describe('the build (scripts/build-cli.mjs)', () => {
   it('runs the CLI and every worker entry as the sources do: emulator render threads, ingest worker threads, the Parquet writer thread', () => {
     const name = `dist-test-${process.pid}`;

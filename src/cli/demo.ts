@@ -1,11 +1,12 @@
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { DEFAULT_TOPOLOGY_PATH, emulate } from '../fabric/index.ts';
 import { ingestPaths } from '../ingest/index.ts';
 import { runInsights } from '../query/index.ts';
 import { openStore } from '../store/index.ts';
-import { renderResult } from './output.ts';
+import { OUTPUT_FORMATS, renderResult, rowObject, type OutputFormat } from './output.ts';
+import type { ResultSet } from '../store/index.ts';
 import { parseDuration } from './emulate.ts';
 import { UserError } from '../util/errors.ts';
 
@@ -54,19 +55,31 @@ export function define(cmd: Command): void {
     .option('--seed <n>', 'seed of the emulation', '7')
     .option('--no-serve', 'stop after the answers instead of serving the dashboard')
     .option('--port <port>', 'dashboard port', '8080')
-    .action(async (opts: { dir: string; duration: string; seed: string; serve: boolean; port: string }) => {
+    // Not $FLOWLENS_DB: a demo must never fill the store someone configured for real data.
+    .option('--db <path>', 'where the demo store goes (new or empty; default <dir>/store)')
+    .addOption(new Option('--format <format>', 'the answers and alert counts as table, json (one object), ndjson or csv; progress goes to stderr then').choices([...OUTPUT_FORMATS]).default('table'))
+    .action(async (opts: { dir: string; duration: string; seed: string; serve: boolean; port: string; db?: string; format: OutputFormat }) => {
       const dir = resolve(opts.dir);
+      if (opts.db && existsSync(opts.db) && readdirSync(opts.db).length) {
+        throw new UserError(`--db ${opts.db} is not empty; the demo makes a fresh store: give a new folder (or leave --db out for ${join(opts.dir, 'store')})`);
+      }
       rmSync(dir, { recursive: true, force: true });
+      const results: { title: string; query?: string; rs: ResultSet }[] = [];
+      const show = (title: string, rs: ResultSet, query?: string) => {
+        results.push({ title, query, rs });
+        if (opts.format === 'table') process.stdout.write(renderResult(rs, 'table'));
+      };
       const duration = parseDuration(opts.duration);
       // The emulated time ends now, so "the last 30 minutes" on the dashboard shows the incidents.
       const start = minuteFloor(Math.floor(Date.now() / 1000) - duration);
       const out = join(dir, 'bucket');
       const labels = join(dir, 'labels.jsonl');
-      const say = (s: string) => process.stdout.write(`${s}\n`);
+      // Progress lines: on stdout beside tables, on stderr when stdout carries a data format.
+      const say = (s: string) => (opts.format === 'table' ? process.stdout : process.stderr).write(`${s}\n`);
       say(`1/4 emulating a VPC for ${opts.duration} with ${DEMO_SCENARIOS.length - 1} incidents → ${out} (ground truth: ${labels})`);
       const e = await emulate({ scenarios: [...DEMO_SCENARIOS], duration, start, seed: Number(opts.seed), out, labels });
       say(`    ${e.records} records in ${e.files} objects (${e.seconds.toFixed(1)}s)`);
-      const db = join(dir, 'store');
+      const db = opts.db ? resolve(opts.db) : join(dir, 'store');
       say(`2/4 ingesting into ${db}, enriched with the emulated VPC's topology as the inventory`);
       const s = await ingestPaths([out], { db, inventory: DEFAULT_TOPOLOGY_PATH });
       say(`    ${s.records} records in ${s.seconds}s (${s.ok} OK, ${s.nodata} NODATA, ${s.skipdata} SKIPDATA, ${s.quarantined} quarantined; rollups ${s.rollup_seconds}s)`);
@@ -75,7 +88,7 @@ export function define(cmd: Command): void {
       try {
         for (const q of QUESTIONS) {
           say(`\n## ${q.title}\n$ flowlens query --db ${db} '${q.query}'`);
-          process.stdout.write(renderResult(await runInsights(store, q.query), 'table'));
+          show(q.title, await runInsights(store, q.query), q.query);
         }
       } finally {
         await store.close();
@@ -90,7 +103,8 @@ export function define(cmd: Command): void {
         byRule.set(a.rule_id, r);
       }
       const rows = [...byRule].sort((a, b) => b[1].n - a[1].n).map(([rule, r]) => [rule, r.severity, r.n]);
-      process.stdout.write(renderResult({ columns: ['rule', 'severity', 'alerts'], rows }, 'table'));
+      show('Alerts by rule', { columns: ['rule', 'severity', 'alerts'], rows });
+      printResults(results, opts.format, { store: db, labels, records: s.records, alerts: alerts.length });
       say(`    ${alerts.length} alerts; the incidents the emulator staged are in ${labels}`);
       say(`\nTry your own: npx flowlens query --db ${db} 'fields @timestamp, srcAddr, dstAddr, action | limit 20'`);
       say(`             npx flowlens sql --db ${db} "SELECT * FROM vpc_flow_logs LIMIT 10"`);
@@ -115,4 +129,15 @@ export function define(cmd: Command): void {
         process.on('SIGTERM', stop);
       });
     });
+}
+
+/**
+ * The demo's answers in a data format (the table format printed them as it went): json one
+ * object, ndjson one object per answer, csv one block per answer after a `# title` line.
+ */
+function printResults(results: { title: string; query?: string; rs: ResultSet }[], format: OutputFormat, about: Record<string, unknown>): void {
+  const objects = results.map((r) => ({ title: r.title, ...(r.query ? { query: r.query } : {}), rows: r.rs.rows.map((row) => rowObject(r.rs.columns, row)) }));
+  if (format === 'json') process.stdout.write(JSON.stringify({ ...about, answers: objects }) + '\n');
+  else if (format === 'ndjson') for (const o of objects) process.stdout.write(JSON.stringify(o) + '\n');
+  else if (format === 'csv') process.stdout.write(results.map((r) => `# ${r.title}\n${renderResult(r.rs, 'csv')}`).join('\n'));
 }
