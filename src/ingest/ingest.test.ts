@@ -259,7 +259,7 @@ describe('shapes a user holds', () => {
     }
   });
 
-  it('reads header-less lines of an all-fields format (CloudWatch Logs, Firehose) by their version and field count', async () => {
+  it('reads header-less lines of an all-fields format (CloudWatch Logs, Firehose requests) by their version and field count', async () => {
     const dir = tempDir();
     // Version 5, all 29 fields in order (the VPC console's "all fields" format), no header line.
     const v5 = (i: number) =>
@@ -268,15 +268,18 @@ describe('shapes a user holds', () => {
     writeFileSync(join(dir, 'v5.log'), [1, 2, 3].map(v5).join('\n') + '\n');
     const events = [4, 5].map((i) => ({ timestamp: (1_700_000_000 + i) * 1000, message: v5(i) }));
     writeFileSync(join(dir, 'cw.json'), JSON.stringify({ events }));
+    // A Firehose HTTP endpoint request kept as a file: base64 lines per record (one malformed).
+    const data = Buffer.from(`${v5(6)}\n${v5(7)}\n`).toString('base64');
+    writeFileSync(join(dir, 'fh.json'), JSON.stringify({ requestId: 'r-1', timestamp: 1_700_000_100_000, records: [{ data }, { data: 42 }] }));
     // The default format and a file with a header line are read as before.
     writeFileSync(join(dir, 'v2.log'), v2Lines(4).split('\n').slice(1).join('\n'));
     const db = join(dir, 'db');
     const s = await ingestPaths([dir], { db });
-    expect(s).toMatchObject({ files: 3, records: 9, quarantined: 0 });
+    expect(s).toMatchObject({ files: 4, records: 11, quarantined: 1 });
     const store = await openStore(db);
     const r = await store.query(`SELECT count(*), count(vpc_id), count(DISTINCT traffic_path), min(tcp_flags) FROM flows`);
     await store.close();
-    expect(r.rows).toEqual([[9n, 5n, 1n, 19]]);
+    expect(r.rows).toEqual([[11n, 7n, 1n, 19]]);
     // A format given on the command line is not second-guessed.
     const given = await ingestPaths([join(dir, 'v5.log')], { db: join(dir, 'db2'), logFormat: '${version} ${account-id} ${interface-id}' });
     expect(given).toMatchObject({ records: 0, quarantined: 3 });

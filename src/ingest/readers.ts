@@ -246,7 +246,10 @@ export async function readCloudWatchJson(input: AsyncIterable<Uint8Array>, gzip:
   }
 }
 
-/** The `message` of every log event in a CloudWatch JSON value (undefined for a malformed one). */
+/**
+ * The flow log lines in a JSON value: the `message` of every CloudWatch Logs event, or the
+ * lines of every record of a Firehose request (undefined for a malformed one).
+ */
 export function* cloudWatchMessages(value: unknown): Generator<string | undefined> {
   if (Array.isArray(value)) {
     for (const v of value) yield* cloudWatchMessages(v);
@@ -258,6 +261,19 @@ export function* cloudWatchMessages(value: unknown): Generator<string | undefine
   }
   const o = value as Record<string, unknown>;
   if (o.messageType === 'CONTROL_MESSAGE') return;
+  // A Firehose HTTP endpoint request ({requestId, timestamp, records: [{data}]}), as the
+  // emulator's firehose delivery keeps them: each record's data is base64 of flow log lines.
+  if (Array.isArray(o.records) && ('requestId' in o || 'timestamp' in o)) {
+    for (const r of o.records) {
+      const data = r && typeof r === 'object' ? (r as { data?: unknown }).data : undefined;
+      if (typeof data !== 'string') {
+        yield undefined;
+        continue;
+      }
+      for (const line of Buffer.from(data, 'base64').toString('latin1').split('\n')) if (line.trim()) yield line;
+    }
+    return;
+  }
   const events = o.logEvents ?? o.events;
   if (Array.isArray(events)) {
     for (const e of events) yield e && typeof e === 'object' && typeof (e as { message?: unknown }).message === 'string' ? (e as { message: string }).message : undefined;
