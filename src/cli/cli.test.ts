@@ -103,6 +103,16 @@ describe('flowlens ingest / sql on the command line', () => {
     expect(r.stderr).toMatch(/^flowlens: unknown option '--fromat' \(Did you mean --format\?\) \(run with --help for usage\)\n$/);
   });
 
+  it('enrich --show and --lookup need a store, and make none', () => {
+    const none = join(dir, 'no-store-here');
+    for (const args of [['--show'], ['--lookup', '8.8.8.8'], []]) {
+      const r = flowlens(['enrich', ...args, '--db', none]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/no flowlens store here/);
+    }
+    expect(existsSync(none)).toBe(false);
+  });
+
   it('says what to do when there is no store', () => {
     const r = flowlens(['sql', 'SELECT 1', '--db', join(dir, 'nothing-here')]);
     expect(r.code).toBe(2);

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import {
   installIpRanges,
@@ -12,7 +14,7 @@ import {
   saveSettings,
 } from '../enrich/index.ts';
 import { reenrichStore } from '../enrich/reenrich.ts';
-import { ensureStore } from '../store/layout.ts';
+import { STORE_MARKER, ensureStore } from '../store/layout.ts';
 import { UserError } from '../util/errors.ts';
 import { addCommonOptions } from './main.ts';
 import { renderResult, write, type OutputFormat } from './output.ts';
@@ -54,6 +56,11 @@ export function define(cmd: Command): void {
     .option('--reenrich', 'rewrite stored records with the current enrichment (the default after a change)')
     .option('--no-reenrich', 'save the change without rewriting stored records')
     .action(async (opts: Opts) => {
+      // Only a change makes a store; looking (--show, --lookup, the summary) needs one there.
+      const changes = !!(opts.inventory?.length || opts.ipRanges || opts.prices || opts.geo !== undefined || opts.countryMmdb || opts.asnMmdb || opts.enable || opts.disable || process.argv.includes('--reenrich'));
+      if (!changes && !existsSync(join(opts.db, STORE_MARKER))) {
+        throw new UserError(`${opts.db}: no flowlens store here (run \`flowlens ingest --db ${opts.db} ...\` first, or give an inventory to start one)`);
+      }
       await ensureStore(opts.db);
       let changed = false;
       if (opts.inventory?.length) {
