@@ -274,6 +274,13 @@ describe('DuckDB compiler', () => {
     else expect(sorted(got)).toEqual(sorted(want));
   });
 
+  it('toMillis gives whole epoch milliseconds (1705277399000, not 1705277399000.0)', async () => {
+    const c = compileInsights('fields toMillis(@timestamp) as ms | sort ms asc | limit 3', { dialect: 'duckdb' });
+    const got = await db.run(`SELECT "c1", typeof("c1") FROM (${c.sql}) AS t`, c.params);
+    const first = Math.min(...rows.map((r) => r.start!));
+    expect(got[0]).toEqual([first * 1000, 'BIGINT']);
+  });
+
   it('runs every builtin query (the 7 AWS samples and the console list)', async () => {
     expect(AWS_SAMPLE_QUERIES).toHaveLength(7);
     const store = {

@@ -401,8 +401,12 @@ export abstract class SqlVisitor implements FieldDialect {
         return { sql: this.boolToInt(this.contains(this.toText(a[0]), this.toText(a[1]))), type: 'int' };
       case 'frommillis':
         return { sql: this.num(a[0]), type: 'time' };
-      case 'tomillis':
-        return { sql: this.num(a[0]), type: 'num' };
+      case 'tomillis': {
+        // Epoch milliseconds are a whole number in Insights (1705277399000, not ...000.0); a
+        // value no BIGINT holds is NULL rather than an error (the same SQL in both dialects).
+        const ms = this.num(a[0]);
+        return { sql: `(CASE WHEN abs(${ms}) < 9.2e18 THEN CAST(round(${ms}) AS BIGINT) END)`, type: 'int' };
+      }
       case 'isvalidip':
       case 'isvalidipv4':
       case 'isvalidipv6': {
