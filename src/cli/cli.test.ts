@@ -155,6 +155,13 @@ describe('flowlens explain', () => {
     const table = flowlens(['explain', '10.0.10.21', '10.0.20.10', '--port', '5432']);
     expect(table.stdout).toMatch(/^ACCEPT: tcp\/5432 10\.0\.10\.21 → 10\.0\.20\.10 is accepted/);
     expect(table.stdout).toMatch(/sg-0a1b2c3d4e5f60004 ingress\[0\]/);
+    // Every format carries the verdict: ndjson the whole explanation, csv a verdict column.
+    const nd = flowlens(['explain', '203.0.113.9', '192.0.2.30', '--port', '3389', '--format', 'ndjson']);
+    expect(nd.stdout.trim().split('\n')).toHaveLength(1);
+    expect(JSON.parse(nd.stdout)).toMatchObject({ verdict: 'REJECT' });
+    const csv = flowlens(['explain', '203.0.113.9', '192.0.2.30', '--port', '3389', '--format', 'csv']).stdout.trim().split('\n');
+    expect(csv[0]).toMatch(/^verdict,leg,interface,/);
+    expect(csv.slice(1).every((l) => l.startsWith('REJECT,'))).toBe(true);
     const bad = flowlens(['explain', '10.0.0', '10.0.20.10']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/source: "10\.0\.0" is not an IPv4 or IPv6 address/);

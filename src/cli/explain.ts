@@ -69,7 +69,8 @@ export function define(cmd: Command): void {
       if (!src || !dst) throw new UserError('give a source and a destination address (or --what-if FILE, or --rule-usage); try flowlens explain --help');
       const { explainConnection } = await import('../explain/index.ts');
       const e = explainConnection(topo, { src, dst, protocol: opts.protocol, dstPort: integer(opts.port, '--port'), srcPort: integer(opts.srcPort, '--src-port') });
-      if (opts.format === 'json') {
+      // One explanation is one object: json and ndjson print it whole (verdict, summary, steps).
+      if (opts.format === 'json' || opts.format === 'ndjson') {
         await write(process.stdout, JSON.stringify(e) + '\n');
         return;
       }
@@ -78,7 +79,8 @@ export function define(cmd: Command): void {
       if (e.blockedBy?.layer === 'route') rows.push([e.blockedBy.leg, e.blockedBy.eni ?? null, null, null, null, null, 'route', 'REJECT', e.blockedBy.ruleId]);
       const rs = { columns: ['leg', 'interface', 'name', 'direction', 'srcaddr', 'dstaddr', 'layer', 'action', 'rule'], rows };
       if (opts.format === 'table') await write(process.stdout, `${e.verdict}: ${e.summary}\n\n${renderResult(rs, 'table')}`);
-      else await write(process.stdout, renderResult(rs, opts.format));
+      // CSV: the verdict on every row, so the file alone says whether the path is open.
+      else await write(process.stdout, renderResult({ columns: ['verdict', ...rs.columns], rows: rs.rows.map((r) => [e.verdict, ...r]) }, opts.format));
     });
 }
 
