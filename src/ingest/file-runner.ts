@@ -68,6 +68,17 @@ async function ingestFile(
   const entry = known ?? newEntry(fp, path, job.size);
   const added = zeroCounts();
   const kind = await sniff(path);
+  if (kind === 'binary') {
+    // Not gzip, Parquet, JSON or text (random bytes, an image, a truncated gzip header...):
+    // one quarantine entry for the file instead of one per garbage "line".
+    const chunkId = `${fp}-0`;
+    await writeQuarantine(db, chunkId, [{ source: path, line: 0, reason: 'not a flow log file: binary content that is not gzip, Parquet or JSON' }]);
+    Object.assign(entry, { chunks: 1, done: true, quarantined: 1, finishedAt: new Date().toISOString() });
+    await writeLedger(db, entry);
+    addCounts(added, { ...zeroCounts(), quarantined: 1 });
+    onBytes(job.size);
+    return { added, records: 0 };
+  }
   if (kind === 'parquet') {
     const chunkId = `${fp}-0`;
     // A file DuckDB cannot read (damaged, truncated, not flow logs) is quarantined as a whole,

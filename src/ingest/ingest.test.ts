@@ -285,6 +285,25 @@ describe('shapes a user holds', () => {
     expect(given).toMatchObject({ records: 0, quarantined: 3 });
   });
 
+  it('quarantines a binary file whole (not gzip, Parquet, JSON or text), whatever its name says', async () => {
+    const dir = tempDir();
+    const random = Buffer.alloc(64 * 1024);
+    for (let i = 0, x = 12345; i < random.length; i++) random[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+    random[0] = 0x42; // not the gzip magic
+    writeFileSync(join(dir, 'noise.log.gz'), random);
+    writeFileSync(join(dir, 'image.parquet'), Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]), random.subarray(0, 1000)]));
+    writeFileSync(join(dir, 'good.log'), v2Lines(50));
+    const s = await ingestPaths([dir], { db: join(dir, 'db') });
+    expect(s).toMatchObject({ files: 3, records: 50, quarantined: 2 });
+    const store = await openStore(join(dir, 'db'));
+    const q = await store.query('SELECT line, reason FROM quarantine');
+    await store.close();
+    expect(q.rows).toEqual([
+      [0n, 'not a flow log file: binary content that is not gzip, Parquet or JSON'],
+      [0n, 'not a flow log file: binary content that is not gzip, Parquet or JSON'],
+    ]);
+  });
+
   it('keeps the good lines of a truncated gzip and quarantines the damage', async () => {
     const dir = tempDir();
     const gz = gzipSync(v2Lines(5000));

@@ -4,7 +4,7 @@ import { basename, join, resolve } from 'node:path';
 import { UserError } from '../util/errors.ts';
 
 /** What a file holds, decided by its first bytes (names lie; S3 keys often lack extensions). */
-export type SourceKind = 'text' | 'gzip' | 'parquet' | 'json' | 'json-gzip';
+export type SourceKind = 'text' | 'gzip' | 'parquet' | 'json' | 'json-gzip' | 'binary';
 
 export interface SourceFile {
   path: string;
@@ -57,6 +57,7 @@ export async function sniff(path: string): Promise<SourceKind> {
 export function sniffBytes(head: Uint8Array, name = ''): SourceKind {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return /\.json(\.gz)?$|\.ndjson(\.gz)?$/i.test(name) ? 'json-gzip' : 'gzip';
   if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x41 && head[2] === 0x52 && head[3] === 0x31) return 'parquet';
+  if (isBinary(head)) return 'binary';
   for (const c of head) {
     if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0xef || c === 0xbb || c === 0xbf) continue;
     return c === 0x7b || c === 0x5b ? 'json' : 'text';
@@ -85,4 +86,18 @@ export async function fingerprint(path: string, size: number): Promise<string> {
     await fh.close();
   }
   return h.digest('hex').slice(0, 24);
+}
+
+/**
+ * Whether leading bytes are binary, not text: a NUL, or more than one in ten control bytes
+ * (flow log text is ASCII). Such a file is quarantined whole, not line by line as garbage.
+ * @example isBinary(Buffer.from([0x00, 0x01, 0x02])) // true
+ */
+export function isBinary(head: Uint8Array): boolean {
+  let control = 0;
+  for (const c of head) {
+    if (c === 0) return true;
+    if (c < 0x20 ? c !== 0x09 && c !== 0x0a && c !== 0x0d : c === 0x7f) control++;
+  }
+  return control * 10 > head.length;
 }
