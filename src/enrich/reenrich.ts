@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LakeWriter } from '../store/lake-writer.ts';
 import { ensureStore, SCHEMA_FILE } from '../store/layout.ts';
-import { buildRollups } from '../store/rollups.ts';
+import { buildRollups, warnRollupDay } from '../store/rollups.ts';
 import { UserError } from '../util/errors.ts';
 import { loadEnricher } from './index.ts';
 
@@ -45,7 +45,7 @@ export async function reenrichStore(db: string, opts: { onFile?: (file: string, 
     await writer.close();
   }
   // The rewritten files make their days' rollups stale: rebuild them with the new columns.
-  await buildRollups(db);
+  await buildRollups(db, undefined, { onError: warnRollupDay });
   const { records, unattributed } = enricher.coverage;
   return {
     files: files.length,

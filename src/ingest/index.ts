@@ -5,7 +5,7 @@ import { DEFAULT_FIELDS } from '../schema/columns.ts';
 import { parseFormatString, FormatError } from '../schema/format.ts';
 import { LakeWriter } from '../store/lake-writer.ts';
 import { ensureStore } from '../store/layout.ts';
-import { buildRollups } from '../store/rollups.ts';
+import { buildRollups, warnRollupDay } from '../store/rollups.ts';
 import { SharedStageWriter } from '../store/stage-writer.ts';
 import { UserError } from '../util/errors.ts';
 import { readLedger, writeLedger } from './ledger.ts';
@@ -229,7 +229,7 @@ export async function ingestPaths(paths: readonly string[], opts: IngestOptions)
   const seconds = round((performance.now() - t0) / 1000);
   // Days whose records changed get their rollups rebuilt (timed apart from the ingest itself).
   const t1 = performance.now();
-  if (opts.rollups !== false && total.records + total.quarantined > 0) await buildRollups(opts.db);
+  if (opts.rollups !== false && total.records + total.quarantined > 0) await buildRollups(opts.db, undefined, { onError: warnRollupDay });
   return { ...summary, ...total, seconds, rollup_seconds: round((performance.now() - t1) / 1000), quarantine_dir: `${opts.db}/quarantine`, unattributed_ratio: unattributedRatio(enricher) };
 }
 
@@ -322,7 +322,7 @@ export async function ingestStream(input: Readable, name: string, opts: IngestOp
   }
   const seconds = round((performance.now() - t0) / 1000);
   const t1 = performance.now();
-  if (opts.rollups !== false && total.records + total.quarantined > 0) await buildRollups(opts.db);
+  if (opts.rollups !== false && total.records + total.quarantined > 0) await buildRollups(opts.db, undefined, { onError: warnRollupDay });
   return {
     files: 1,
     duplicates,

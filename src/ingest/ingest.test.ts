@@ -304,6 +304,21 @@ describe('shapes a user holds', () => {
     ]);
   });
 
+  it('stores counters up to BIGINT exactly, and a day whose sums overflow a rollup stays readable from its records', async () => {
+    const dir = tempDir();
+    const line = (bytes: string) => `2 123456789012 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 ${bytes} 1700000000 1700000060 ACCEPT OK`;
+    writeFileSync(join(dir, 'big.log'), [line('9007199254740993'), line('9223372036854775807'), line('9223372036854775808')].join('\n') + '\n');
+    const db = join(dir, 'db');
+    const s = await ingestPaths([join(dir, 'big.log')], { db });
+    expect(s).toMatchObject({ records: 2, quarantined: 1 });
+    const store = await openStore(db);
+    const r = await store.query('SELECT sum(bytes)::VARCHAR, max(bytes)::VARCHAR FROM flows');
+    const q = await store.query('SELECT reason FROM quarantine');
+    await store.close();
+    expect(r.rows).toEqual([['9232379236109516800', '9223372036854775807']]);
+    expect(q.rows).toEqual([['bytes: expected a number <= 9223372036854775807, found "9223372036854775808"']]);
+  });
+
   it('keeps the good lines of a truncated gzip and quarantines the damage', async () => {
     const dir = tempDir();
     const gz = gzipSync(v2Lines(5000));

@@ -163,7 +163,7 @@ export class LineParser {
                 col!.i64![row] = BigInt(latin1(buf, s, i));
                 break;
               }
-              return fieldError(this, k, buf, start, s, end, `a number <= ${this.maxes[k]}`);
+              return fieldError(this, k, buf, start, s, end, `a number <= ${kinds[k] === K_BIGINT ? '9223372036854775807' : this.maxes[k]}`);
             }
           }
           if (kinds[k] === K_INT) col!.i32[row] = v;

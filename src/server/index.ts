@@ -90,7 +90,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     ? setInterval(() => {
         if (rollupBusy) return;
         rollupBusy = true;
-        rollupRun = buildRollups(cfg.db, undefined, { threads: 1, memoryLimit: '512MB' })
+        rollupRun = buildRollups(cfg.db, undefined, { threads: 1, memoryLimit: '512MB', onError: (day, err) => app.log.error({ err, day }, 'rollups of a day not built; its queries read the records') })
           .catch((err: unknown) => app.log.error({ err }, 'rebuilding rollups failed'))
           .finally(() => (rollupBusy = false));
       }, cfg.rollupIntervalMs)

@@ -226,7 +226,11 @@ export async function storedDays(root: string): Promise<string[]> {
  * day stale, never wrong. Returns the days rebuilt.
  * @example await buildRollups('./flowlens.duckdb')
  */
-export async function buildRollups(root: string, days?: readonly string[], opts: { threads?: number; memoryLimit?: string } = {}): Promise<string[]> {
+export async function buildRollups(
+  root: string,
+  days?: readonly string[],
+  opts: { threads?: number; memoryLimit?: string; onError?: (day: string, err: unknown) => void } = {},
+): Promise<string[]> {
   const fresh = await freshRollupDays(root);
   // Days whose rollups are gone although their records are too (all their files removed).
   const orphans = (await readdir(join(root, 'rollups', ROLLUP_LEVELS[0].name)).catch(() => [] as string[])).filter((p) => p.startsWith('date=') && p !== 'date=1970-01-01').map((p) => p.slice(5));
@@ -237,57 +241,78 @@ export async function buildRollups(root: string, days?: readonly string[], opts:
   const done: string[] = [];
   try {
     for (const day of todo) {
-      const files = await dayFiles(root, day);
-      const part = `date=${day}`;
-      if (!files.length) {
-        for (const level of ROLLUP_LEVELS) await rm(join(root, 'rollups', level.name, part), { recursive: true, force: true });
-        continue;
+      // A day that cannot be rolled up (e.g. byte sums beyond BIGINT from absurd records) stays
+      // stale, which is never wrong: queries read its records. The other days still build.
+      try {
+        if (await buildDay(day)) done.push(day);
+      } catch (err) {
+        if (opts.onError) opts.onError(day, err);
+        else throw err;
       }
-      const src = `read_parquet([${files.map((f) => sqlString(join(root, 'flows', part, f.name))).join(', ')}], union_by_name = true)`;
-      const have = new Set((await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${src}`)).getRows().map((r) => String(r[0])));
-      const dims = ROLLUP_DIMS.filter((d) => have.has(d)).map(sqlIdent);
-      const computed = ROLLUP_COMPUTED.filter((c) => c.needs.every((n) => have.has(n)));
-      const measures = ROLLUP_MEASURES.filter((m) => !m.column || have.has(m.column));
-      const bucketOf = (L: number) => (have.has('start') ? `"start" - "start" % ${L}` : 'NULL::BIGINT');
-      // How many rows each level would have, estimated from the keys that decide it (the
-      // enrichment columns follow the addresses): a level that would not halve what it
-      // aggregates is not built, and queries read the records (or the finer level) instead.
-      const core = ['srcaddr', 'dstaddr', 'protocol', 'action', 'log_status', 'interface_id', 'app_port'].filter((d) => have.has(d)).map(sqlIdent);
-      const extent = `${have.has('start') ? 'min("start")' : 'NULL'}, ${have.has('end') ? 'max("end")' : 'NULL'}`;
-      const estRow = (await conn.runAndReadAll(`SELECT ${extent}, count(*), ${ROLLUP_LEVELS.map((l) => `approx_count_distinct(hash(${[bucketOf(l.seconds), ...core].join(', ')}))`).join(', ')} FROM ${src}`)).getRows()[0];
-      const span = { first: estRow[0] === null ? null : Number(estRow[0]), last: estRow[1] === null ? null : Number(estRow[1]) };
-      const est = estRow.slice(2).map(Number);
-      const records = est[0];
-      let from = src;
-      let fromRows = records;
-      for (const [i, level] of ROLLUP_LEVELS.entries()) {
-        const dir = join(root, 'rollups', level.name, part);
-        await mkdir(dir, { recursive: true });
-        if (est[i + 1] > fromRows * MAX_ROLLUP_SHARE) {
-          await rm(join(dir, 'rollup.parquet'), { force: true });
-          await writeCovers(dir, { files, records, rows: est[i + 1], skipped: true, ...span });
-          continue;
-        }
-        // The finest rollup built comes from the records; coarser ones from the level before.
-        const fromRecords = from === src;
-        const aggs = measures.map((m) => `${fromRecords ? m.fromRecords : m.fromRollup} AS ${m.name}`);
-        const keys = [`${bucketOf(level.seconds)} AS "start"`, ...dims, ...computed.map((c) => (fromRecords ? `${c.expr} AS ${sqlIdent(c.name)}` : sqlIdent(c.name)))];
-        const sql = `SELECT ${keys.join(', ')}, ${aggs.join(', ')} FROM ${from} GROUP BY ALL`;
-        const tmp = join(dir, `rollup.parquet.tmp-${process.pid}`);
-        await conn.run(`COPY (${sql}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
-        await rename(tmp, join(dir, 'rollup.parquet'));
-        const [[rows]] = (await conn.runAndReadAll(`SELECT count(*) FROM read_parquet(${sqlString(join(dir, 'rollup.parquet'))})`)).getRows();
-        await writeCovers(dir, { files, records, rows: Number(rows), ...span });
-        from = `read_parquet(${sqlString(join(dir, 'rollup.parquet'))})`;
-        fromRows = Number(rows);
-      }
-      done.push(day);
     }
   } finally {
     conn.closeSync();
     instance.closeSync();
   }
   return done;
+
+  /** Builds one day's levels; false when the day has no record files (its rollups go). */
+  async function buildDay(day: string): Promise<boolean> {
+    const files = await dayFiles(root, day);
+    const part = `date=${day}`;
+    if (!files.length) {
+      for (const level of ROLLUP_LEVELS) await rm(join(root, 'rollups', level.name, part), { recursive: true, force: true });
+      return false;
+    }
+    const src = `read_parquet([${files.map((f) => sqlString(join(root, 'flows', part, f.name))).join(', ')}], union_by_name = true)`;
+    const have = new Set((await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${src}`)).getRows().map((r) => String(r[0])));
+    const dims = ROLLUP_DIMS.filter((d) => have.has(d)).map(sqlIdent);
+    const computed = ROLLUP_COMPUTED.filter((c) => c.needs.every((n) => have.has(n)));
+    const measures = ROLLUP_MEASURES.filter((m) => !m.column || have.has(m.column));
+    const bucketOf = (L: number) => (have.has('start') ? `"start" - "start" % ${L}` : 'NULL::BIGINT');
+    // How many rows each level would have, estimated from the keys that decide it (the
+    // enrichment columns follow the addresses): a level that would not halve what it
+    // aggregates is not built, and queries read the records (or the finer level) instead.
+    const core = ['srcaddr', 'dstaddr', 'protocol', 'action', 'log_status', 'interface_id', 'app_port'].filter((d) => have.has(d)).map(sqlIdent);
+    const extent = `${have.has('start') ? 'min("start")' : 'NULL'}, ${have.has('end') ? 'max("end")' : 'NULL'}`;
+    const estRow = (await conn.runAndReadAll(`SELECT ${extent}, count(*), ${ROLLUP_LEVELS.map((l) => `approx_count_distinct(hash(${[bucketOf(l.seconds), ...core].join(', ')}))`).join(', ')} FROM ${src}`)).getRows()[0];
+    const span = { first: estRow[0] === null ? null : Number(estRow[0]), last: estRow[1] === null ? null : Number(estRow[1]) };
+    const est = estRow.slice(2).map(Number);
+    const records = est[0];
+    let from = src;
+    let fromRows = records;
+    for (const [i, level] of ROLLUP_LEVELS.entries()) {
+      const dir = join(root, 'rollups', level.name, part);
+      await mkdir(dir, { recursive: true });
+      if (est[i + 1] > fromRows * MAX_ROLLUP_SHARE) {
+        await rm(join(dir, 'rollup.parquet'), { force: true });
+        await writeCovers(dir, { files, records, rows: est[i + 1], skipped: true, ...span });
+        continue;
+      }
+      // The finest rollup built comes from the records; coarser ones from the level before.
+      const fromRecords = from === src;
+      const aggs = measures.map((m) => `${fromRecords ? m.fromRecords : m.fromRollup} AS ${m.name}`);
+      const keys = [`${bucketOf(level.seconds)} AS "start"`, ...dims, ...computed.map((c) => (fromRecords ? `${c.expr} AS ${sqlIdent(c.name)}` : sqlIdent(c.name)))];
+      const sql = `SELECT ${keys.join(', ')}, ${aggs.join(', ')} FROM ${from} GROUP BY ALL`;
+      const tmp = join(dir, `rollup.parquet.tmp-${process.pid}`);
+      await conn.run(`COPY (${sql}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
+      await rename(tmp, join(dir, 'rollup.parquet'));
+      const [[rows]] = (await conn.runAndReadAll(`SELECT count(*) FROM read_parquet(${sqlString(join(dir, 'rollup.parquet'))})`)).getRows();
+      await writeCovers(dir, { files, records, rows: Number(rows), ...span });
+      from = `read_parquet(${sqlString(join(dir, 'rollup.parquet'))})`;
+      fromRows = Number(rows);
+    }
+    return true;
+  }
+}
+
+/**
+ * Says on stderr that a day's rollups were not built (buildRollups' onError for commands):
+ * nothing is lost, the day's queries read its records.
+ */
+export function warnRollupDay(day: string, err: unknown): void {
+  const why = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+  process.stderr.write(`flowlens: the rollups of ${day} were not built (${why}); queries read that day's records\n`);
 }
 
 /** A level is built only when it has at most this share of the rows it is made from. */
