@@ -319,6 +319,29 @@ describe('shapes a user holds', () => {
     expect(q.rows).toEqual([['bytes: expected a number <= 9223372036854775807, found "9223372036854775808"']]);
   });
 
+  it('quarantines a line longer than 1 MiB instead of holding it (a newline-less file never fills memory)', async () => {
+    const dir = tempDir();
+    const good = v2Lines(100);
+    const more = v2Lines(50, 1_700_500_000).split('\n').slice(1).join('\n');
+    const text = good + 'x'.repeat(3 << 20) + '\n' + more + 'y'.repeat(3 << 20);
+    writeFileSync(join(dir, 'long.log'), text);
+    writeFileSync(join(dir, 'long2.log.gz'), gzipSync(text.replace(/ACCEPT/g, 'REJECT')));
+    const db = join(dir, 'db');
+    const s = await ingestPaths([dir], { db });
+    expect(s).toMatchObject({ files: 2, records: 300, quarantined: 4 });
+    const store = await openStore(db);
+    const q = await store.query(`SELECT line, reason, length(text) FROM quarantine ORDER BY source, line`);
+    await store.close();
+    const reason = 'line longer than 1 MiB (not flow log text); skipped to its end';
+    // The header is line 1, the 100 records lines 2-101, the long line 102, then 50 more.
+    expect(q.rows).toEqual([
+      [102n, reason, 2000n],
+      [153n, reason, 2000n],
+      [102n, reason, 2000n],
+      [153n, reason, 2000n],
+    ]);
+  });
+
   it('keeps the good lines of a truncated gzip and quarantines the damage', async () => {
     const dir = tempDir();
     const gz = gzipSync(v2Lines(5000));

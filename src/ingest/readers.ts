@@ -10,6 +10,9 @@ import type { SourceIngestor } from './source-ingestor.ts';
  */
 const GUNZIP_CHUNK = 1 << 18;
 
+/** Longest line held whole (AWS writes lines of under 2 KB); a longer one is quarantined. */
+const MAX_LINE = 1 << 20;
+
 /** Bytes read from a file per call. */
 const READ_CHUNK = 1 << 20;
 
@@ -124,24 +127,41 @@ async function* asBuffers(input: AsyncIterable<Uint8Array>): AsyncGenerator<Buff
 export async function readTextLines(input: AsyncIterable<Uint8Array>, gzip: boolean, sink: SourceIngestor, onBytes?: (n: number) => void): Promise<void> {
   let lineNo = 0;
   let carry: Buffer | null = null;
+  // Inside a line quarantined as too long: its bytes are skipped up to its end.
+  let overlong = false;
+  const tooLong = (head: Buffer) =>
+    sink.quarantine({ line: ++lineNo, reason: `line longer than ${MAX_LINE >> 20} MiB (not flow log text); skipped to its end`, text: head.subarray(0, 2000).toString('latin1') });
   const bytes = counted(input, onBytes);
   const stream = gzip ? gunzipChunks(bytes) : asBuffers(bytes);
   try {
     for await (const data of stream) {
       const buf: Buffer = data;
       let pos = 0;
-      if (carry) {
+      if (overlong) {
+        const nl = data.indexOf(10);
+        if (nl < 0) continue;
+        overlong = false;
+        pos = nl + 1;
+      } else if (carry) {
         // Only the line cut at the chunk's start is joined: copying every chunk behind the
         // carry (as one concat) cost ~0.3 s of a thread per million records.
         const nl = data.indexOf(10);
-        if (nl < 0) {
+        if (carry.length + (nl < 0 ? data.length : nl) > MAX_LINE) {
+          // Memory stays bounded whatever the input: a newline-less file is not held whole.
+          tooLong(carry);
+          carry = null;
+          overlong = nl < 0;
+          if (nl < 0) continue;
+          pos = nl + 1;
+        } else if (nl < 0) {
           carry = Buffer.concat([carry, data]);
           continue;
+        } else {
+          const joined = Buffer.concat([carry, data.subarray(0, nl + 1)]);
+          carry = null;
+          if (sink.line(joined, 0, joined.length - 1, ++lineNo)) await sink.flush();
+          pos = nl + 1;
         }
-        const joined = Buffer.concat([carry, data.subarray(0, nl + 1)]);
-        carry = null;
-        if (sink.line(joined, 0, joined.length - 1, ++lineNo)) await sink.flush();
-        pos = nl + 1;
       }
       for (;;) {
         const nl = buf.indexOf(10, pos);
