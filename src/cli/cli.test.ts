@@ -83,6 +83,11 @@ describe('flowlens ingest / sql on the command line', () => {
     [`SELECT * FROM read_parquet('${db}/flows/*/*.parquet')`, /table function read_parquet\(\) is not allowed/],
     ['WITH x AS (SELECT * FROM flows) INSERT INTO flows SELECT * FROM x', /read-only: only SELECT queries are allowed here \(this is an INSERT statement\)/],
     ['', /no SQL given/],
+    // EXPLAIN ANALYZE runs what it explains: the statement explained is checked as a query.
+    [`EXPLAIN ANALYZE COPY (SELECT 42) TO '${db}/flows/pwn.csv'`, /read-only: only SELECT queries are allowed here \(this is a COPY statement\)/],
+    ['EXPLAIN ANALYZE CREATE OR REPLACE VIEW flows AS SELECT 1 AS x', /this is a CREATE statement/],
+    [`EXPLAIN (FORMAT json) COPY (SELECT 1) TO '${db}/flows/pwn.csv'`, /this is a COPY statement/],
+    [`EXPLAIN /* x */ ANALYZE SELECT * FROM read_text('${db}/*')`, /read-only/],
     ['selec count(*) from flows', /^flowlens: SQL syntax: syntax error at or near "selec"$/m],
   ])('refuses %s with a one-line error and exit code 2', (sql, message) => {
     const r = flowlens(['sql', sql, '--db', db]);
@@ -90,6 +95,15 @@ describe('flowlens ingest / sql on the command line', () => {
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(existsSync('/tmp/flowlens-x.csv')).toBe(false);
+    expect(existsSync(join(db, 'flows', 'pwn.csv'))).toBe(false);
+  });
+
+  it('explains a query, with ANALYZE too, and the views are intact after the refusals', () => {
+    const r = flowlens(['sql', 'EXPLAIN ANALYZE SELECT count(*) FROM flows', '--db', db, '--format', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)[0]).toHaveProperty('explain_value');
+    const c = flowlens(['sql', 'SELECT count(*) AS n FROM flows', '--db', db, '--format', 'json']);
+    expect(JSON.parse(c.stdout)).toEqual([{ n: 50 }]);
   });
 
   it('keeps every column of a result in JSON, repeated names included', () => {

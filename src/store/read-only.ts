@@ -11,6 +11,7 @@ const WRITE_KEYWORDS = new Set([
   'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'TRUNCATE', 'CREATE', 'DROP', 'ALTER', 'COPY', 'ATTACH', 'DETACH', 'USE',
   'INSTALL', 'LOAD', 'SET', 'RESET', 'PRAGMA', 'CALL', 'EXPORT', 'IMPORT', 'VACUUM', 'CHECKPOINT', 'FORCE',
   'BEGIN', 'START', 'COMMIT', 'ROLLBACK', 'ABORT', 'END', 'PREPARE', 'EXECUTE', 'DEALLOCATE', 'GRANT', 'REVOKE', 'COMMENT', 'UPSERT', 'REPLACE',
+  'ANALYZE', 'ANALYSE',
 ]);
 /** Scalar functions that would reveal the host. */
 const DENIED_FUNCTIONS = new Set(['getenv', 'current_setting', 'read_text', 'read_blob']);
@@ -28,6 +29,14 @@ export async function checkReadOnly(conn: DuckDBConnection, sql: string): Promis
   const keyword = /^[\s(]*(?:--[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*([A-Za-z]+)/.exec(sql)?.[1]?.toUpperCase();
   // Any other first word (a typo: "selec") is left to DuckDB's parser, which says where.
   if (keyword && WRITE_KEYWORDS.has(keyword)) throw notAQuery(keyword);
+  // EXPLAIN ANALYZE runs what it explains, and EXPLAIN's statement type hides what that is: the
+  // statement explained must pass every check a query passes (a COPY or CREATE behind EXPLAIN
+  // ANALYZE would otherwise run).
+  if (keyword === 'EXPLAIN') {
+    const inner = /^EXPLAIN\s+(?:ANALY[SZ]E\s+)?(?:\([^)]*\)\s*)?([\s\S]*)$/i.exec(withoutLeadingComments(sql))?.[1];
+    if (!inner?.trim()) throw new UserError('read-only: EXPLAIN needs a query to explain');
+    await checkReadOnly(conn, inner);
+  }
   let extracted;
   try {
     extracted = await conn.extractStatements(sql);
@@ -73,6 +82,11 @@ export async function checkReadOnly(conn: DuckDBConnection, sql: string): Promis
       throw new UserError(`read-only: function ${String(node.function_name)}() is not allowed`);
     }
   });
+}
+
+/** The SQL from its first word on: leading blanks, comments and parentheses dropped. */
+function withoutLeadingComments(sql: string): string {
+  return sql.replace(/^(?:[\s(]+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/, '');
 }
 
 /** The refusal of a statement that is not a query ("this is an INSERT statement"). */
