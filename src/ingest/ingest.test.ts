@@ -293,10 +293,15 @@ describe('shapes a user holds', () => {
     writeFileSync(join(dir, 'noise.log.gz'), random);
     writeFileSync(join(dir, 'image.parquet'), Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]), random.subarray(0, 1000)]));
     writeFileSync(join(dir, 'good.log'), v2Lines(50));
+    // Text with stray NULs (a crash's padding, a NUL inside line 2) is still text: lines kept.
+    const lines = v2Lines(40).split('\n');
+    lines[2] = lines[2].replace(' 443 ', ' 4\u00003 ');
+    writeFileSync(join(dir, 'nul.log'), lines.join('\n') + '\u0000'.repeat(512));
     const s = await ingestPaths([dir], { db: join(dir, 'db') });
-    expect(s).toMatchObject({ files: 3, records: 50, quarantined: 2 });
+    // nul.log: 39 records; its bad line and its NUL tail are quarantined line by line.
+    expect(s).toMatchObject({ files: 4, records: 89, quarantined: 4 });
     const store = await openStore(join(dir, 'db'));
-    const q = await store.query('SELECT line, reason FROM quarantine');
+    const q = await store.query("SELECT line, reason FROM quarantine WHERE reason LIKE 'not a flow log file%'");
     await store.close();
     expect(q.rows).toEqual([
       [0n, 'not a flow log file: binary content that is not gzip, Parquet or JSON'],

@@ -89,15 +89,14 @@ export async function fingerprint(path: string, size: number): Promise<string> {
 }
 
 /**
- * Whether leading bytes are binary, not text: a NUL, or more than one in ten control bytes
- * (flow log text is ASCII). Such a file is quarantined whole, not line by line as garbage.
- * @example isBinary(Buffer.from([0x00, 0x01, 0x02])) // true
+ * Whether leading bytes are binary, not text: over 30% of them control bytes (but tab, CR, LF)
+ * or non-ASCII (flow log text is ASCII; random or compressed bytes are ~60% so). A text file
+ * with a few stray NULs (a crash's padding) is still text: its lines are kept. A binary file is
+ * quarantined whole, not line by line as garbage.
+ * @example isBinary(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) // false (2 of 8)
  */
 export function isBinary(head: Uint8Array): boolean {
-  let control = 0;
-  for (const c of head) {
-    if (c === 0) return true;
-    if (c < 0x20 ? c !== 0x09 && c !== 0x0a && c !== 0x0d : c === 0x7f) control++;
-  }
-  return control * 10 > head.length;
+  let odd = 0;
+  for (const c of head) if (c >= 0x7f || (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d)) odd++;
+  return odd * 10 > head.length * 3;
 }
