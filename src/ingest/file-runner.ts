@@ -6,7 +6,7 @@ import { UserError } from '../util/errors.ts';
 import { startWorker } from '../util/runtime.ts';
 import type { CommitInfo } from './index.ts';
 import { writeLedger, writeQuarantine, type LedgerEntry } from './ledger.ts';
-import { ingestParquet } from './parquet-input.ts';
+import { ParquetInputError, ingestParquet } from './parquet-input.ts';
 import { fileChunks, readCloudWatchJson, readTextLines } from './readers.ts';
 import { sniff, type SourceKind } from './sources.ts';
 import { ChunkPipeline, SourceIngestor, addCounts, zeroCounts, type Counts } from './source-ingestor.ts';
@@ -84,10 +84,12 @@ async function ingestFile(
     // A file DuckDB cannot read (damaged, truncated, not flow logs) is quarantined as a whole,
     // like a damaged gzip, and the run goes on. Nothing of it was placed: a chunk's files are
     // renamed into the store only after its COPY succeeded.
-    const { counts, quarantine } = await ingestParquet(writer, path, fp, chunkId).catch((err: unknown) => ({
-      counts: { ...zeroCounts(), quarantined: 1 },
-      quarantine: [{ line: 0, reason: `not a readable flow log Parquet file: ${duckMessage(err)}` }],
-    }));
+    const { counts, quarantine } = await ingestParquet(writer, path, fp, chunkId).catch((err: unknown) => {
+      // Only the input's own faults; the store's (disk full, a folder in the way) stop the run
+      // as before, and the file stays unclaimed for the next one.
+      if (!(err instanceof ParquetInputError)) throw err;
+      return { counts: { ...zeroCounts(), quarantined: 1 }, quarantine: [{ line: 0, reason: `not a readable flow log Parquet file: ${err.message}` }] };
+    });
     await writeQuarantine(db, chunkId, quarantine.map((q) => ({ source: path, ...q })));
     Object.assign(entry, { chunks: 1, done: true, finishedAt: new Date().toISOString() });
     for (const k of ['records', 'ok', 'nodata', 'skipdata', 'quarantined'] as const) entry[k] = counts[k];
@@ -103,14 +105,6 @@ async function ingestFile(
   await ingestor.finish();
   addCounts(added, ingestor.counts);
   return { added, records: entry.records };
-}
-
-/** A DuckDB error's first line without its query context ("LINE 1: ..." and the SQL). */
-function duckMessage(err: unknown): string {
-  return String((err as Error)?.message ?? err)
-    .split('\n')[0]
-    .replace(/^[A-Za-z ]+ Error: /, '')
-    .slice(0, 300);
 }
 
 /** DuckDB memory for a run, shared by its lanes. */

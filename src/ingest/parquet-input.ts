@@ -20,7 +20,9 @@ export async function ingestParquet(
 ): Promise<{ counts: Counts; quarantine: Omit<QuarantineEntry, 'source'>[] }> {
   const conn = writer.connection;
   const src = `read_parquet(${sqlString(path)}, file_row_number = true)`;
-  const described = await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${src}`);
+  const described = await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${src}`).catch((err: unknown) => {
+    throw new ParquetInputError(err);
+  });
   const names = described.getRows().map((r) => String(r[0]));
   const known = new Map<string, { def: FieldDef; name: string }>();
   const unknown: string[] = [];
@@ -30,7 +32,7 @@ export async function ingestParquet(
     if (def && !known.has(def.column)) known.set(def.column, { def, name });
     else unknown.push(name);
   }
-  if (!known.size) throw new Error(`${path}: no flow log columns (found ${names.slice(0, 5).join(', ')})`);
+  if (!known.size) throw new ParquetInputError(new Error(`no flow log columns (found ${names.slice(0, 5).join(', ')})`));
   const exprs = new Map<string, string>();
   const checks: string[] = [];
   for (const [column, { def, name }] of known) {
@@ -67,7 +69,11 @@ export async function ingestParquet(
   const present = STORED_COLUMNS.filter((c) => exprs.has(c.column));
   const day = recordDaySql(exprs.get('start'), exprs.get('end'));
   const select = `SELECT ${present.map((c) => `${exprs.get(c.column)}::${c.duckType} AS ${sqlIdent(c.column)}`).join(', ')}, ${day} AS "date" FROM ${src} WHERE ${problem} IS NULL`;
-  await writer.place(chunkId, select, sourceId, present.map((c) => c.column));
+  // The COPY reads the whole input: a damaged page shows here. DuckDB names the file it could
+  // not read; any other failure (the store's disk, memory) is not the input's and is rethrown.
+  await writer.place(chunkId, select, sourceId, present.map((c) => c.column)).catch((err: unknown) => {
+    throw /^(IO|Invalid Input|Invalid|Conversion) Error/.test(String((err as Error)?.message)) && String((err as Error)?.message).includes(path) ? new ParquetInputError(err) : err;
+  });
   const bad = await conn.runAndReadAll(`SELECT file_row_number + 1 AS line, ${problem} AS reason FROM ${src} WHERE ${problem} IS NOT NULL LIMIT 100000`);
   const quarantine = bad.getRows().map((r) => ({ line: Number(r[0]), reason: String(r[1]) }));
   const statusCol = known.get('log_status')?.name;
@@ -79,4 +85,19 @@ export async function ingestParquet(
     counts: { records: Number(row[0]), ok: Number(row[1]), nodata: Number(row[2]), skipdata: Number(row[3]), quarantined: quarantine.length },
     quarantine,
   };
+}
+
+/** A Parquet input DuckDB cannot read (damaged, truncated, not flow logs): quarantined whole. */
+export class ParquetInputError extends Error {
+  constructor(cause: unknown) {
+    // DuckDB's first line, without its query context ("LINE 1: ..." and the SQL).
+    super(
+      String((cause as Error)?.message ?? cause)
+        .split('\n')[0]
+        .replace(/^[A-Za-z ]+ Error: /, '')
+        .slice(0, 300),
+      { cause },
+    );
+    this.name = 'ParquetInputError';
+  }
 }
