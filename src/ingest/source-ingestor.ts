@@ -167,6 +167,10 @@ export class SourceIngestor {
 
   /** Records a refused line or a source-level failure (e.g. a truncated gzip). */
   quarantine(q: Omit<QuarantineEntry, 'source'>): void {
+    // A line an interrupted run committed (its chunk's quarantine file holds the entry), as
+    // readers report overlong lines and malformed JSON events without passing through line().
+    if (q.line > 0 && q.line <= this.resumeAfter) return;
+    if (q.line > this.lastLine) this.lastLine = q.line;
     this.pending.push({ source: this.entry.source, ...q });
   }
 
