@@ -278,6 +278,10 @@ describe('shapes a user holds', () => {
       `5 123456789010 eni-0a1b2c3d4e5f60001 10.0.1.${i} 10.0.2.7 4${i}000 5432 6 10 840 ${1_700_000_000 + i} ${1_700_000_060 + i} ACCEPT OK ` +
       `vpc-0a1b2c3d subnet-0a1b2c3d i-0a1b2c3d4e5f60001 19 IPv4 10.0.1.${i} 10.0.2.7 us-east-1 use1-az1 - - - - ingress 1`;
     writeFileSync(join(dir, 'v5.log'), [1, 2, 3].map(v5).join('\n') + '\n');
+    // A cut-off first line (a byte-range fetch) and a comment before the records: passed over.
+    writeFileSync(join(dir, 'v5-cut.log'), ['0 IPv4 10.0.1.9 10.0.2.7 us-east-1 use1-az1 - - - - ingress 1', '# exported 2023-11-14', v5(8), v5(9)].join('\n') + '\n');
+    // A UTF-8 byte order mark before a header line.
+    writeFileSync(join(dir, 'bom.log'), '\ufeff' + v2Lines(2));
     const events = [4, 5].map((i) => ({ timestamp: (1_700_000_000 + i) * 1000, message: v5(i) }));
     writeFileSync(join(dir, 'cw.json'), JSON.stringify({ events }));
     // A Firehose HTTP endpoint request kept as a file: base64 lines per record (one malformed).
@@ -287,11 +291,12 @@ describe('shapes a user holds', () => {
     writeFileSync(join(dir, 'v2.log'), v2Lines(4).split('\n').slice(1).join('\n'));
     const db = join(dir, 'db');
     const s = await ingestPaths([dir], { db });
-    expect(s).toMatchObject({ files: 4, records: 11, quarantined: 1 });
+    // Quarantined: the Firehose file's malformed record, v5-cut.log's first two lines.
+    expect(s).toMatchObject({ files: 6, records: 15, quarantined: 3 });
     const store = await openStore(db);
     const r = await store.query(`SELECT count(*), count(vpc_id), count(DISTINCT traffic_path), min(tcp_flags) FROM flows`);
     await store.close();
-    expect(r.rows).toEqual([[11n, 7n, 1n, 19]]);
+    expect(r.rows).toEqual([[15n, 9n, 1n, 19]]);
     // A format given on the command line is not second-guessed.
     const given = await ingestPaths([join(dir, 'v5.log')], { db: join(dir, 'db2'), logFormat: '${version} ${account-id} ${interface-id}' });
     expect(given).toMatchObject({ records: 0, quarantined: 3 });

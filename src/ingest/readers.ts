@@ -136,7 +136,8 @@ export async function readTextLines(input: AsyncIterable<Uint8Array>, gzip: bool
   try {
     for await (const data of stream) {
       const buf: Buffer = data;
-      let pos = 0;
+      // A UTF-8 byte order mark before the first line (editors add one) is not part of it.
+      let pos: number = lineNo === 0 && !carry && !overlong && buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
       if (overlong) {
         const nl = data.indexOf(10);
         if (nl < 0) continue;

@@ -108,22 +108,34 @@ export class SourceIngestor {
     this.mayInfer = fields.join(' ') === DEFAULT_FIELDS.join(' ');
   }
 
-  /** Settles the format at the first data line (a header line settles it too, in parse). */
+  /** Data lines looked at so far for a format (a garbage start is passed over, a few times). */
+  private inferTries = 0;
+
+  /**
+   * Settles the format at the first data line that names one: a line with an all-fields
+   * format's version and field count switches to it; a line with the current format's field
+   * count keeps it. A header line settles it too (parse applies it). Anything else (a cut-off
+   * first line, a comment) is passed over, up to 100 lines. Decided by the lines' text alone,
+   * so a resumed run, which skips its committed lines unparsed, decides the same.
+   */
   private inferFormat(buf: Uint8Array, s: number, e: number): void {
     const c = buf[s];
-    // A header line (a field name first) or a blank line does not decide.
-    if (s >= e || (c - 97) >>> 0 < 26 || c === 32 || c === 9 || c === 13) {
-      if ((c - 97) >>> 0 < 26) this.mayInfer = false;
+    if ((c - 97) >>> 0 < 26) {
+      this.mayInfer = false;
       return;
     }
-    this.mayInfer = false;
-    const format = inferLogFormat(Buffer.prototype.latin1Slice.call(buf, s, Math.min(e, s + 4096)) as string);
-    // The batch is empty still (no data line before this one): switch without a flush.
-    if (format && this.parser.batch.length === 0) {
-      const old = this.parser.batch;
-      this.parser.useBatch(this.pipeline.take(parseFormatString(format)));
-      this.pipeline.give(old);
-    }
+    const text = (Buffer.prototype.latin1Slice.call(buf, s, Math.min(e, s + 4096)) as string).trim();
+    if (!text) return;
+    const format = inferLogFormat(text);
+    if (format) {
+      this.mayInfer = false;
+      // No record came before this line (they would have settled it): switch without a flush.
+      if (this.parser.batch.length === 0) {
+        const old = this.parser.batch;
+        this.parser.useBatch(this.pipeline.take(parseFormatString(format)));
+        this.pipeline.give(old);
+      }
+    } else if (text.split(/\s+/).length === this.parser.fields.length || ++this.inferTries >= 100) this.mayInfer = false;
   }
 
   get name(): string {
