@@ -111,6 +111,12 @@ describe('flowlens ingest / sql on the command line', () => {
     expect(JSON.parse(r.stdout)).toEqual([{ a: 1, a_1: 2, a_1_1: 3 }]);
   });
 
+  it('ends quietly when its reader stops early (| head)', () => {
+    const r = spawnSync('/bin/sh', ['-c', `"${process.execPath}" "${bin}" sql "SELECT * FROM range(300000)" --db "${db}" --format csv | head -1`], { encoding: 'utf8', cwd: root });
+    expect(r.stdout).toBe('range\n');
+    expect(r.stderr).toBe('');
+  });
+
   it('reports a command-line mistake on one line', () => {
     const r = flowlens(['sql', 'SELECT 1', '--db', db, '--fromat', 'json']);
     expect(r.code).toBe(2);

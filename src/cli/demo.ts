@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { DEFAULT_TOPOLOGY_PATH, emulate } from '../fabric/index.ts';
@@ -60,6 +60,7 @@ export function define(cmd: Command): void {
     .addOption(new Option('--format <format>', 'the answers and alert counts as table, json (one object), ndjson or csv; progress goes to stderr then').choices([...OUTPUT_FORMATS]).default('table'))
     .action(async (opts: { dir: string; duration: string; seed: string; serve: boolean; port: string; db?: string; format: OutputFormat }) => {
       const dir = resolve(opts.dir);
+      if (opts.db && existsSync(opts.db) && !statSync(opts.db).isDirectory()) throw new UserError(`--db ${opts.db} is a file; the demo store is a folder: give a new one`);
       if (opts.db && existsSync(opts.db) && readdirSync(opts.db).length) {
         throw new UserError(`--db ${opts.db} is not empty; the demo makes a fresh store: give a new folder (or leave --db out for ${join(opts.dir, 'store')})`);
       }

@@ -30,6 +30,12 @@ export function addCommonOptions(cmd: Command, opts: { format?: boolean } = {}):
 
 /** Runs the command line; returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // A reader that stops early (`flowlens sql ... | head -1`) is not an error of ours: end
+  // quietly, as Unix tools do, instead of a stack trace from the next write.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const program = new Command('flowlens')
     .description('VPC Flow Logs end to end: emulate, ingest, store, query, detect, explain')
     // Argument mistakes are one line too, like every other error: commander's own text ("error:

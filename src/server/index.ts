@@ -10,7 +10,7 @@ import type { Topology } from '../fabric/model.ts';
 import type { CommitInfo } from '../ingest/index.ts';
 import { getSaved, listSaved, saveQuery } from '../query/saved.ts';
 import { ensureStore } from '../store/layout.ts';
-import { buildRollups, hasRollups, storeExtent } from '../store/rollups.ts';
+import { buildRollups, hasRollups, storeExtent, warnRollupDay } from '../store/rollups.ts';
 import { authHook, checkBind } from './auth.ts';
 import { ServerConfig, type ServerOptions, type ServerSettings } from './config.ts';
 import { HttpError, errorBody } from './errors.ts';
@@ -90,7 +90,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     ? setInterval(() => {
         if (rollupBusy) return;
         rollupBusy = true;
-        rollupRun = buildRollups(cfg.db, undefined, { threads: 1, memoryLimit: '512MB', onError: (day, err) => app.log.error({ err, day }, 'rollups of a day not built; its queries read the records') })
+        rollupRun = buildRollups(cfg.db, undefined, { threads: 1, memoryLimit: '512MB', onError: (day, err) => {
+          // The request logger may be off: say it on stderr as ingest does.
+          warnRollupDay(day, err);
+          app.log.error({ err, day }, 'rollups of a day not built; its queries read the records');
+        } })
           .catch((err: unknown) => app.log.error({ err }, 'rebuilding rollups failed'))
           .finally(() => (rollupBusy = false));
       }, cfg.rollupIntervalMs)
