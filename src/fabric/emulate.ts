@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { UserError } from '../util/errors.ts';
 import { FormatError, parseFormatString } from '../schema/format.ts';
+import { fieldByName } from '../schema/columns.ts';
 import { availableParallelism } from 'node:os';
 import { EmulateOptions, type Delivery, type EmulateOptionsIn, type EmulateOptionsT } from './config.ts';
 import { STATUS_NODATA, STATUS_SKIPDATA, type FlowTable } from './flow-table.ts';
@@ -183,6 +184,10 @@ export function overrideFlowLogs(topo: Topology, logFormat: string | undefined, 
       if (err instanceof FormatError) throw new UserError(`--log-format: ${err.message}`, { cause: err });
       throw err;
     }
+    // Parsing keeps unknown field names (a newer AWS field), but the emulator cannot make up
+    // their values, and AWS refuses a flow log whose format names a field it does not know.
+    const unknown = fields.filter((f) => !fieldByName(f));
+    if (unknown.length) throw new UserError(`--log-format: unknown field ${unknown.map((f) => `\${${f}}`).join(', ')}; the fields are those of versions 2 to 8 (the README's Columns lists them)`);
   }
   const logs = topo.flowLogs.map((fl) => ({ ...fl, fields: fields ?? fl.fields, interval: interval ?? fl.interval }));
   const intervals = new Set(logs.map((l) => l.interval));

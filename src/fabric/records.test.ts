@@ -116,6 +116,12 @@ describe('records', () => {
     expect(v5['fl-11111111'][0].version).toBe('5');
   });
 
+  it('refuses a format naming a field it cannot make (as AWS refuses it), and writes - for resource-id', async () => {
+    await expect(run(() => {}, { logFormat: '${version} ${bogus-field} ${srcaddr}' })).rejects.toThrow(/^--log-format: unknown field \$\{bogus-field\}/);
+    const logs = await run(() => {}, { logFormat: '${version} ${resource-id} ${log-status}' });
+    expect(logs['fl-11111111'][0]['resource-id']).toBe('-');
+  });
+
   it('ICMP and UDP: ICMP records have ports 0, replies come back, the DNS resolver is never logged', async () => {
     const logs = await run(
       once((d, t) => {
