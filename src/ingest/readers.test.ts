@@ -58,6 +58,23 @@ describe('gunzipChunks', () => {
     }
   });
 
+  it('skips NUL padding between and after members, whatever the chunking, and reports a non-gzip rest', async () => {
+    const a = text(2000);
+    const b = text(3000).replace(/ACCEPT/g, 'REJECT');
+    const padded = Buffer.concat([gzipSync(a), Buffer.alloc(1000), gzipSync(b), Buffer.alloc(3000)]);
+    for (const sizes of [[padded.length], [1], [7, 4096, 13], [gzipSync(a).length + 500], [gzipSync(a).length]]) {
+      const r = await drain(gunzipChunks(chunked(padded, sizes)));
+      expect(r.error).toBeUndefined();
+      expect(r.out).toBe(a + b);
+    }
+    const garbage = Buffer.concat([gzipSync(a), Buffer.alloc(10), Buffer.from('not gzip\n')]);
+    for (const sizes of [[garbage.length], [3]]) {
+      const r = await drain(gunzipChunks(chunked(garbage, sizes)));
+      expect(r.out).toBe(a);
+      expect(r.error).toBe('incorrect header check');
+    }
+  });
+
   it('yields what decompressed before a truncation or corruption, then throws zlib\'s reason, as the stream does', async () => {
     const cut = gz.subarray(0, Math.floor(gz.length * 0.6));
     const bad = Buffer.from(gz);

@@ -39,6 +39,7 @@ export async function* fileChunks(path: string): AsyncGenerator<Buffer> {
 /** Node's zlib binding, as its own synchronous path drives it (lib/zlib.js processChunkSync). */
 interface ZlibHandle {
   writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
+  reset(): void;
   onerror: (message: string, errno: number, code: string) => void;
 }
 
@@ -58,7 +59,7 @@ export async function* gunzipChunks(input: AsyncIterable<Uint8Array>, opts: { st
   const gunzip = createGunzip();
   const handle = (gunzip as unknown as { _handle?: ZlibHandle })._handle;
   const state = (gunzip as unknown as { _writeState?: unknown })._writeState;
-  if (opts.stream || typeof handle?.writeSync !== 'function' || !(state instanceof Uint32Array)) {
+  if (opts.stream || typeof handle?.writeSync !== 'function' || typeof handle.reset !== 'function' || !(state instanceof Uint32Array)) {
     gunzip.destroy();
     // The stream holds on to what it is given: copies, as the input may reuse its buffer.
     // (pipeline: an input error ends the gunzip with that error, as pipe would not.)
@@ -84,10 +85,20 @@ export async function* gunzipChunks(input: AsyncIterable<Uint8Array>, opts: { st
       const availOut = (state as Uint32Array)[0];
       const availIn = (state as Uint32Array)[1];
       if (availOut < GUNZIP_CHUNK) yield out.subarray(0, GUNZIP_CHUNK - availOut);
-      // Output space left over: zlib took all the input it could use.
-      if (availOut !== 0) return;
       inOff += inLen - availIn;
       inLen = availIn;
+      if (availOut === 0) continue;
+      // Output space left over: zlib took all the input it could use. Input left means a member
+      // ended and the binding stopped at a NUL after it (it starts the next member itself only
+      // when one follows at once): NUL padding between or after members is skipped, and what
+      // follows is read as the next member, whatever the input's chunking (a non-gzip rest is
+      // reported as damage, never dropped in silence).
+      while (inLen > 0 && chunk[inOff] === 0) {
+        inOff++;
+        inLen--;
+      }
+      if (inLen === 0) return;
+      handle!.reset();
     }
   }
   try {
