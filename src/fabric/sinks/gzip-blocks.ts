@@ -1,5 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import { constants, crc32, createDeflateRaw, type DeflateRaw } from 'node:zlib';
+import { constants, crc32, createDeflateRaw } from 'node:zlib';
 
 /** Text gathered before a block goes to a compressor thread. */
 const BLOCK_BYTES = 1 << 20;
@@ -14,32 +14,23 @@ const OUT_CHUNK = 256 * 1024;
 const FINAL_BLOCK = Buffer.from([0x03, 0x00]);
 
 /**
- * Compressors by level, kept between blocks and files. A zlib stream made per block reports
- * its ~300 KB of state to V8 as external memory, and that many of them kept V8 doing full
- * collections (43 in a 7 M record run on the rendering thread); a kept stream with a full
- * flush after each block makes the same independent blocks.
+ * Deflates one block on libuv's pool with a compressor of its own: a full flush, so the output
+ * stands alone and ends byte-aligned. Not a kept compressor: zlib's output can depend on what
+ * its window held before (longest_match reads past the input's end; a reset does not clear the
+ * window), and a kept stream made 2 of 400 blocks differ from a fresh one's bytes, so a run's
+ * objects differed with the order blocks met compressors in (thread count, timing). Closed at
+ * once, a fresh stream's ~300 KB is returned to V8's external memory count right away (left to
+ * the collector, streams made per block once caused 43 full GCs in a 7 M record run).
  */
-const IDLE = new Map<number, DeflateRaw[]>();
-
-/** Deflates one block on libuv's pool: a full flush, so the output stands alone and ends byte-aligned. */
 function deflateBlock(level: number, block: Buffer): Promise<Buffer> {
-  const idle = IDLE.get(level) ?? [];
-  IDLE.set(level, idle);
-  const z = idle.pop() ?? createDeflateRaw({ level, chunkSize: OUT_CHUNK });
+  const z = createDeflateRaw({ level, chunkSize: OUT_CHUNK });
   return new Promise<Buffer>((resolve, reject) => {
     const out: Buffer[] = [];
-    const onData = (b: Buffer) => out.push(b);
-    const onError = (err: Error) => {
-      z.off('data', onData);
-      reject(err);
-    };
-    z.on('data', onData);
-    z.once('error', onError);
+    z.on('data', (b: Buffer) => out.push(b));
+    z.once('error', reject);
     z.write(block);
     z.flush(constants.Z_FULL_FLUSH, () => {
-      z.off('data', onData);
-      z.off('error', onError);
-      idle.push(z);
+      z.close();
       resolve(out.length === 1 ? out[0] : Buffer.concat(out));
     });
   });
