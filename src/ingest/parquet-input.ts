@@ -5,6 +5,7 @@ import { STORED_COLUMNS, addressValidSql } from '../store/schema-sql.ts';
 import { sqlIdent, sqlString } from '../store/sql-text.ts';
 import type { QuarantineEntry } from './ledger.ts';
 import type { Counts } from './source-ingestor.ts';
+import { firstLine } from '../util/errors.ts';
 
 /**
  * Ingests an AWS Parquet flow log file (columns named like Athena's, `account_id`, or like the
@@ -91,13 +92,7 @@ export async function ingestParquet(
 export class ParquetInputError extends Error {
   constructor(cause: unknown) {
     // DuckDB's first line, without its query context ("LINE 1: ..." and the SQL).
-    super(
-      String((cause as Error)?.message ?? cause)
-        .split('\n')[0]
-        .replace(/^[A-Za-z ]+ Error: /, '')
-        .slice(0, 300),
-      { cause },
-    );
+    super(firstLine(cause).replace(/^[A-Za-z ]+ Error: /, '').slice(0, 300), { cause });
     this.name = 'ParquetInputError';
   }
 }

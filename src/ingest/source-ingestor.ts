@@ -1,5 +1,5 @@
 import { DEFAULT_FIELDS } from '../schema/columns.ts';
-import { inferLogFormat, parseFormatString, parseHeaderLine } from '../schema/format.ts';
+import { inferLogFields, parseHeaderLine } from '../schema/format.ts';
 import type { LakeWriter } from '../store/lake-writer.ts';
 import { ColumnBatch } from './batch.ts';
 import type { CommitInfo } from './index.ts';
@@ -126,13 +126,13 @@ export class SourceIngestor {
     }
     const text = (Buffer.prototype.latin1Slice.call(buf, s, Math.min(e, s + 4096)) as string).trim();
     if (!text) return;
-    const format = inferLogFormat(text);
-    if (format) {
+    const fields = inferLogFields(text);
+    if (fields) {
       this.mayInfer = false;
       // No record came before this line (they would have settled it): switch without a flush.
       if (this.parser.batch.length === 0) {
         const old = this.parser.batch;
-        this.parser.useBatch(this.pipeline.take(parseFormatString(format)));
+        this.parser.useBatch(this.pipeline.take(fields));
         this.pipeline.give(old);
       }
     } else if (text.split(/\s+/).length === this.parser.fields.length || ++this.inferTries >= 100) this.mayInfer = false;

@@ -10,6 +10,7 @@ import { normalizeColumns, type ColumnInfo } from './fields.ts';
 import { parseQuery } from './parser.ts';
 import { planRollup, rollupRelation } from './rollup.ts';
 import { freshRollupDays, hasRollups, storedDays } from '../store/rollups.ts';
+import { firstLine } from '../util/errors.ts';
 
 export { parseQuery } from './parser.ts';
 export { QueryError } from './errors.ts';
@@ -100,7 +101,7 @@ export async function runInsights(store: QueryableStore, query: string, opts: Ru
     try {
       await store.query('SELECT regexp_matches(\'\', $1)', [re.pattern]);
     } catch (err) {
-      const why = (err instanceof Error ? err.message : String(err)).split('\n')[0].replace(/^[A-Za-z ]*Error: /, '');
+      const why = firstLine(err).replace(/^[A-Za-z ]*Error: /, '');
       throw new QueryError(`invalid regular expression: ${why}`, query, re.span, { cause: err });
     }
   }

@@ -76,9 +76,15 @@ const UNVERSIONED = new Set(['resource-id', 'encryption-status']);
  * @example inferLogFormat('5 123456789010 eni-1 ...29 fields') // '${version} ${account-id} ... ${traffic-path}'
  */
 export function inferLogFormat(firstLine: string): string | undefined {
+  const fields = inferLogFields(firstLine);
+  return fields && toFormatString(fields);
+}
+
+/** inferLogFormat's fields (ingest switches its parser to them; HTTP takes the format string). */
+export function inferLogFields(firstLine: string): string[] | undefined {
   const tokens = firstLine.trim().split(/\s+/);
   const v = Number(tokens[0]);
   if (!Number.isInteger(v) || v < 2 || v > 8) return undefined;
   const fields = FIELDS.filter((f) => f.version <= v && !UNVERSIONED.has(f.field)).map((f) => f.field);
-  return fields.length === tokens.length && v > 2 ? toFormatString(fields) : undefined;
+  return fields.length === tokens.length && v > 2 ? fields : undefined;
 }

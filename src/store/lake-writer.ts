@@ -149,9 +149,10 @@ export class LakeWriter {
     const transfer: ArrayBuffer[] = [];
     if (this.enricher) {
       for (const x of enrichBatch(this.enricher, batch)) {
-        // A column NULL throughout the chunk (no inventory: names, owners, VPCs...) is left
-        // out of its file; the store's views read it as NULL (union_by_name over the schema
-        // anchor). Written, a dozen such columns cost ~40% of a chunk's Parquet write.
+        // A column NULL throughout the chunk (say the AS names of a side with no public address)
+        // is left out of its file; the store's views read it as NULL (union_by_name over the
+        // schema anchor). Written, NULL columns cost Parquet time (a dozen: ~40% more in a
+        // DuckDB COPY of 2.6 M rows).
         if (x.kind === 'dict' ? !x.values.length || noneSet(x.codes, batch.length) : noneValid(x.valid, batch.length)) continue;
         transfer.push((x.kind === 'dict' ? x.codes : x.data).buffer as ArrayBuffer);
         if (x.kind !== 'dict') transfer.push(x.valid.buffer as ArrayBuffer);

@@ -1,5 +1,5 @@
 import { StatementType, type DuckDBConnection } from '@duckdb/node-api';
-import { UserError } from '../util/errors.ts';
+import { UserError, firstLine } from '../util/errors.ts';
 
 /**
  * Table functions a query may use: generators, and flows_summary (the store's own macro over
@@ -41,7 +41,7 @@ export async function checkReadOnly(conn: DuckDBConnection, sql: string): Promis
   try {
     extracted = await conn.extractStatements(sql);
   } catch (err) {
-    throw new UserError(`SQL syntax: ${firstLine(err).replace(/^Failed to extract statements: (Parser Error: )?/, '')}`, { cause: err });
+    throw new UserError(`SQL syntax: ${reason(err).replace(/^Failed to extract statements: (Parser Error: )?/, '')}`, { cause: err });
   }
   if (extracted.count !== 1) throw new UserError(`expected exactly one SQL statement, found ${extracted.count}`);
   // A write behind a WITH ("WITH x AS (...) INSERT ...") is refused as one, before DuckDB's
@@ -56,7 +56,7 @@ export async function checkReadOnly(conn: DuckDBConnection, sql: string): Promis
   try {
     prepared = await extracted.prepare(0);
   } catch (err) {
-    const msg = firstLine(err);
+    const msg = reason(err);
     throw new UserError(/disabled by configuration/.test(msg) ? `read-only: ${msg}` : msg, { cause: err });
   }
   const type = prepared.statementType;
@@ -103,6 +103,7 @@ function walk(value: unknown, visit: (node: Record<string, unknown>) => void): v
   }
 }
 
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0].replace(/^(\w+ )?Error: /, '');
+/** An error's first line without its kind (DuckDB's "Parser Error: ", one word at most). */
+function reason(err: unknown): string {
+  return firstLine(err).replace(/^(\w+ )?Error: /, '');
 }

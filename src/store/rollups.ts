@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { ENRICH_COLUMNS } from '../schema/columns.ts';
 import { sqlIdent, sqlString } from './sql-text.ts';
+import { firstLine } from '../util/errors.ts';
 
 /**
  * Rollups: per UTC day, the day's records aggregated by 5 minutes, hour and day over the columns
@@ -311,8 +312,7 @@ export async function buildRollups(
  * nothing is lost, the day's queries read its records.
  */
 export function warnRollupDay(day: string, err: unknown): void {
-  const why = (err instanceof Error ? err.message : String(err)).split('\n')[0];
-  process.stderr.write(`flowlens: the rollups of ${day} were not built (${why}); queries read that day's records\n`);
+  process.stderr.write(`flowlens: the rollups of ${day} were not built (${firstLine(err)}); queries read that day's records\n`);
 }
 
 /** A level is built only when it has at most this share of the rows it is made from. */

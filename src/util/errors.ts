@@ -11,6 +11,15 @@ export class UserError extends Error {
   }
 }
 
+/**
+ * The first line of any thrown value's message (DuckDB's errors go on with "LINE 1: ..." and
+ * the query): callers strip the error kind ("Binder Error: ") as their message needs.
+ * @example firstLine(new Error('Binder Error: x\nLINE 1: SELECT x')) // 'Binder Error: x'
+ */
+export function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
+}
+
 /** Formats any thrown value as one line. */
 export function oneLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
